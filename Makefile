@@ -1,0 +1,33 @@
+# The detox lab: `make lab` runs the lab, `make test` runs every test. Both set up .venv first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PY := .venv/bin/python
+STAMP := .venv/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+TORCH := $(shell grep -oE '^torch==[^ ]+' requirements.txt)
+PIP_QUIET := 2>&1 | { grep -v "^WARNING: Location" || true; }
+LAB_PROFILE ?= auto
+export LAB_PROFILE
+
+.PHONY: setup lab test world regenerate bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip $(PIP_QUIET)
+	$(PY) -m pip install --quiet $(TORCH) $(PIP_QUIET)   # torch first: the CPU wheel, never a CUDA download
+	$(PY) -m pip install --quiet -r requirements.txt $(PIP_QUIET)
+	$(PY) -m pip install --quiet --no-deps -e . $(PIP_QUIET)   # lab_utils, importable from notebooks/
+	rm -f .venv/.installed-* && touch $@
+
+world: setup  ## build the embedded offline world (checkpoints/tiny/)
+	$(PY) -m lab_utils.tiny
+
+lab: setup  ## run the lab headless on LAB_PROFILE (auto: full when the hub answers, else tiny)
+	$(PY) -m lab_utils.detox
+
+test: setup  ## unit tests + notebooks (nbval), always on the tiny profile, never the network
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 LAB_PROFILE=tiny $(PY) -m pytest
+
+clean:
+	rm -rf .venv checkpoints/tiny checkpoints/tiny.* results

@@ -1,0 +1,184 @@
+"""The policy (base seq2seq model + LoRA adapter + value head), its reference, and batched generation."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer, PreTrainedTokenizerBase
+from trl import AutoModelForSeq2SeqLMWithValueHead, create_reference_model
+
+from .config import LabConfig
+from .runtime import pick_device, pick_dtype
+
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+class AdapterNotFoundError(FileNotFoundError):
+    """The starting LoRA adapter directory is missing or incomplete."""
+
+
+def lora_config(config: LabConfig) -> LoraConfig:
+    """The Lab-2 adapter's LoraConfig (rank, alpha, q/v targets, dropout) from the lab config."""
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        target_modules=list(config.lora_target_modules),
+        lora_dropout=config.lora_dropout,
+        bias="none",
+        task_type=TaskType.SEQ_2_SEQ_LM,
+    )
+
+
+def is_local_path(name: str) -> bool:
+    """True when `name` names a local directory rather than a hub id ('owner/name')."""
+    return Path(name).exists() or name.startswith((".", "/", "~")) or name.count("/") != 1
+
+
+def check_adapter_dir(path: str) -> None:
+    """Raise a clear error when a local adapter directory lacks the files PEFT needs."""
+    missing = [name for name in ADAPTER_FILES if not (Path(path) / name).is_file()]
+    if missing:
+        raise AdapterNotFoundError(
+            f"The starting adapter at {path} is missing {missing} (expected files: {list(ADAPTER_FILES)}).\n"
+            "To obtain it: run notebooks/lab2_peft_dialogue_summary.ipynb, which trains and saves it there, "
+            "or copy the course's peft-dialogue-summary-checkpoint into that folder. For the tiny profile, "
+            "run `python -m lab_utils.tiny`. Or set LabConfig.adapter_path=None to start from a fresh LoRA."
+        )
+
+
+def check_untied_lm_head(base_model: torch.nn.Module, model_name: str) -> None:
+    """Fail fast if a checkpoint saved with its own lm_head came back tied to the input embedding."""
+    saved = AutoConfig.from_pretrained(model_name).to_dict()
+    raw_untied = getattr(base_model.config, "tie_word_embeddings", True) is False or saved.get("tie_word_embeddings") is False
+    shared = base_model.get_input_embeddings().weight
+    head = base_model.get_output_embeddings().weight
+    if raw_untied and head.data_ptr() == shared.data_ptr():
+        raise RuntimeError(
+            f"{model_name} has its own lm_head, but it loaded tied to the input embedding "
+            "(a transformers 5.x loading regression). Use the pinned transformers version from requirements.txt."
+        )
+
+
+def load_tokenizer(config: LabConfig) -> PreTrainedTokenizerBase:
+    """The policy's tokenizer."""
+    return AutoTokenizer.from_pretrained(config.model_name)
+
+
+def load_base_model(config: LabConfig) -> torch.nn.Module:
+    """The base seq2seq model (no adapter) at the lab's precision, on the lab's device."""
+    base_model = AutoModelForSeq2SeqLM.from_pretrained(config.model_name, dtype=pick_dtype(config))
+    check_untied_lm_head(base_model, config.model_name)
+    return base_model.to(pick_device())
+
+
+def load_policy(
+    config: LabConfig, adapter_path: str | None | Any = ...
+) -> tuple[AutoModelForSeq2SeqLMWithValueHead, PreTrainedTokenizerBase]:
+    """Base model + trainable LoRA adapter (from `adapter_path`, default the config's) + trl's value head."""
+    adapter_path = config.adapter_path if adapter_path is ... else adapter_path
+    base_model = load_base_model(config)
+    if adapter_path is None:
+        print("No starting adapter configured: adding a fresh LoRA adapter with the lab's LoraConfig.")
+        peft_model = get_peft_model(base_model, lora_config(config))
+    else:
+        if is_local_path(adapter_path):
+            check_adapter_dir(adapter_path)
+        peft_model = PeftModel.from_pretrained(base_model, adapter_path, is_trainable=True)
+    policy_model = AutoModelForSeq2SeqLMWithValueHead.from_pretrained(peft_model, is_trainable=True)
+    return policy_model.to(pick_device()), load_tokenizer(config)
+
+
+def trainable_parameters(model: torch.nn.Module, verbose: bool = True) -> dict[str, float]:
+    """Trainable / all parameters and the trainable percentage, printed like the original lab."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    counts = {"trainable": trainable, "all": total, "percent": 100.0 * trainable / total}
+    if verbose:
+        print(
+            f"trainable model parameters: {trainable}\nall model parameters: {total}\n"
+            f"percentage of trainable model parameters: {counts['percent']:.2f}%"
+        )
+    return counts
+
+
+def load_reference(
+    config: LabConfig, policy_model: AutoModelForSeq2SeqLMWithValueHead
+) -> AutoModelForSeq2SeqLMWithValueHead | None:
+    """The reference policy the KL penalty pulls towards, in one of two modes.
+
+    `adapter-off` (default) returns None: the reference is the policy's own base model with the LoRA
+    adapter switched off (`disable_adapter()`), so no second model is held in memory. This is what
+    trl 0.11.4 does for any PEFT policy -- it computes reference log-probs inside `disable_adapter()`.
+    `copy` returns a frozen deep copy made with trl's `create_reference_model`, as the original lab
+    did. Note that trl 0.11.4 never calls a passed reference for a PEFT policy, so for training this
+    copy only costs memory (about 1 GB for FLAN-T5-base in fp32); it is kept to inspect and compare.
+    """
+    if config.reference_mode == "adapter-off":
+        return None
+    if config.reference_mode == "copy":
+        return create_reference_model(policy_model)
+    raise ValueError(f"reference_mode={config.reference_mode!r}; use 'adapter-off' or 'copy'.")
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a model's parameters live on."""
+    return next(model.parameters()).device
+
+
+def reference_logits(
+    policy_model: AutoModelForSeq2SeqLMWithValueHead,
+    ref_model: AutoModelForSeq2SeqLMWithValueHead | None,
+    **inputs: torch.Tensor,
+) -> torch.Tensor:
+    """Logits of the reference policy (the adapter-off base when `ref_model` is None) for seq2seq inputs."""
+    model = policy_model if ref_model is None else ref_model
+    adapter_off = policy_model.pretrained_model.disable_adapter() if ref_model is None else nullcontext()
+    device = model_device(model)
+    with torch.no_grad(), adapter_off:
+        logits, _, _ = model(**{name: tensor.to(device) for name, tensor in inputs.items()})
+    return logits
+
+
+def generate(
+    policy_model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    query_tensors: list[torch.Tensor],
+    max_new_tokens: list[int],
+    generation_kwargs: dict[str, Any],
+    batch_size: int,
+) -> list[torch.Tensor]:
+    """Sample one response per query, `batch_size` queries per generate call, each cut to its own length.
+
+    Each batch is generated to its longest requested length; every response is then cut to its own
+    `max_new_tokens` and after its first end-of-sequence token. Responses keep the decoder-start
+    token in front, which is the form trl's `step` expects for encoder-decoder models.
+    """
+    if len(max_new_tokens) != len(query_tensors):
+        raise ValueError(f"{len(query_tensors)} queries but {len(max_new_tokens)} lengths.")
+    device = model_device(policy_model)
+    was_training = policy_model.training
+    policy_model.eval()  # no dropout while sampling (trl leaves the model in train mode after step)
+    responses: list[torch.Tensor] = []
+    try:
+        for start in range(0, len(query_tensors), batch_size):
+            queries = query_tensors[start : start + batch_size]
+            lengths = max_new_tokens[start : start + batch_size]
+            padded = tokenizer.pad({"input_ids": [q.tolist() for q in queries]}, return_tensors="pt").to(device)
+            with torch.no_grad():
+                sequences = policy_model.generate(**padded, **generation_kwargs, max_new_tokens=max(lengths))
+            for sequence, length in zip(sequences.cpu(), lengths):
+                sequence = sequence[: length + 1]  # decoder-start token + this sample's own budget
+                eos = (sequence == tokenizer.eos_token_id).nonzero()
+                responses.append(sequence[: int(eos[0, 0]) + 1] if len(eos) else sequence)
+    finally:
+        policy_model.train(was_training)
+    return responses
+
+
+def decode(tokenizer: PreTrainedTokenizerBase, responses: list[torch.Tensor]) -> list[str]:
+    """Response token ids to text, without the leading <pad> and trailing </s>."""
+    return tokenizer.batch_decode(responses, skip_special_tokens=True)

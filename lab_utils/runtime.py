@@ -1,0 +1,61 @@
+"""The runtime around the lab: seeds, device and precision, library versions, known-noise filters."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import random
+import warnings
+
+import numpy as np
+import torch
+
+from .config import LabConfig
+
+LIBRARIES = ("torch", "transformers", "peft", "trl", "datasets", "evaluate", "accelerate", "tokenizers")
+
+
+def set_seed(seed: int) -> None:
+    """Seed python, numpy and torch (all devices) so a run can be repeated exactly."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries the lab depends on."""
+    return {name: importlib.metadata.version(name) for name in LIBRARIES}
+
+
+def pick_device() -> torch.device:
+    """The GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def pick_dtype(config: LabConfig) -> torch.dtype:
+    """bf16 on a GPU that supports it, else fp32; never fp16 (T5 overflows to NaN in fp16)."""
+    if config.precision == "fp32":
+        return torch.float32
+    if config.precision == "bf16":
+        return torch.bfloat16
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def quiet_known_warnings() -> None:
+    """Silence the pinned libraries' known deprecation notices, each matched narrowly by its text."""
+    warnings.filterwarnings("ignore", message=r"`PPOTrainer` is deprecated", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r"`PPOConfig` is deprecated", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r"`torch_dtype` is deprecated", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r"No dataset is provided\. Make sure to set config\.batch_size")
+
+
+def describe_runtime(config: LabConfig) -> str:
+    """One paragraph for the top of a notebook or log: profile, device, precision, versions."""
+    versions = ", ".join(f"{name} {version}" for name, version in library_versions().items())
+    return (
+        f"profile: {config.profile} | device: {pick_device()} | precision: {str(pick_dtype(config)).replace('torch.', '')}\n"
+        f"models: {config.model_name} + adapter {config.adapter_path} | reward: {config.reward_model_name}\n"
+        f"versions: {versions}"
+    )

@@ -1,0 +1,97 @@
+"""The policy, its value head, the reference modes, precision and batched generation."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from lab_utils.models import (
+    AdapterNotFoundError,
+    generate,
+    load_base_model,
+    load_policy,
+    load_reference,
+    reference_logits,
+    trainable_parameters,
+)
+from lab_utils.runtime import pick_dtype
+
+
+@pytest.fixture()
+def policy(config):
+    return load_policy(config)
+
+
+def test_value_head_adds_d_model_plus_one_trainable_parameters(config, policy, capsys) -> None:
+    policy_model, _ = policy
+    with_head = trainable_parameters(policy_model)
+    without_head = trainable_parameters(policy_model.pretrained_model, verbose=False)
+    d_model = policy_model.pretrained_model.config.d_model
+    assert with_head["trainable"] - without_head["trainable"] == d_model + 1
+    lora = sum(p.numel() for n, p in policy_model.named_parameters() if "lora_" in n)
+    assert without_head["trainable"] == lora > 0  # the LoRA weights train too, not only the value head
+    assert "percentage of trainable model parameters" in capsys.readouterr().out
+
+
+def test_adapter_off_reference_is_the_base_model(config, policy, prompts) -> None:
+    policy_model, tokenizer = policy
+    assert load_reference(config, policy_model) is None
+    query = prompts["test"][0]["input_ids"].unsqueeze(0)
+    inputs = {"input_ids": query, "decoder_input_ids": torch.tensor([[0] + query[0, :5].tolist()])}
+    base_logits = load_base_model(config)(**inputs).logits
+    ref_logits = reference_logits(policy_model, None, **inputs)
+    torch.testing.assert_close(ref_logits, base_logits)
+    with torch.no_grad():
+        policy_logits, _, _ = policy_model.eval()(**inputs)
+    assert (policy_logits - ref_logits).abs().max() > 1e-3  # the trained adapter moves the policy
+
+
+def test_fresh_adapter_equals_reference_until_it_changes(config, prompts) -> None:
+    policy_model, _ = load_policy(config, adapter_path=None)
+    query = prompts["test"][0]["input_ids"].unsqueeze(0)
+    inputs = {"input_ids": query, "decoder_input_ids": torch.tensor([[0, 5, 6]])}
+    policy_model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(policy_model(**inputs)[0], reference_logits(policy_model, None, **inputs))
+        for name, parameter in policy_model.named_parameters():
+            if "lora_B" in name:
+                parameter.add_(0.05)
+        assert (policy_model(**inputs)[0] - reference_logits(policy_model, None, **inputs)).abs().max() > 1e-3
+
+
+def test_copy_reference_is_frozen(config, policy) -> None:
+    policy_model, _ = policy
+    ref_model = load_reference(dataclasses.replace(config, reference_mode="copy"), policy_model)
+    assert ref_model is not policy_model
+    assert not any(p.requires_grad for p in ref_model.parameters())
+    with pytest.raises(ValueError, match="adapter-off"):
+        load_reference(dataclasses.replace(config, reference_mode="shared"), policy_model)
+
+
+def test_missing_adapter_lists_expected_files(config, tmp_path) -> None:
+    (tmp_path / "adapter_config.json").write_text("{}")
+    with pytest.raises(AdapterNotFoundError, match=r"missing \['adapter_model.safetensors'\].*lab2_peft_dialogue_summary"):
+        load_policy(config, adapter_path=str(tmp_path))
+    with pytest.raises(AdapterNotFoundError, match="adapter_config.json"):
+        load_policy(config, adapter_path=str(tmp_path / "nowhere"))
+
+
+def test_precision_is_fp32_on_cpu_and_never_fp16(config) -> None:
+    assert pick_dtype(config) == torch.float32  # no GPU here
+    assert pick_dtype(dataclasses.replace(config, precision="bf16")) == torch.bfloat16
+
+
+def test_generate_cuts_each_response_to_its_own_length(config, policy, prompts) -> None:
+    policy_model, tokenizer = policy
+    queries = list(prompts["test"]["input_ids"][:6])
+    lengths = [1, 2, 3, 5, 8, 40]
+    torch.manual_seed(0)
+    responses = generate(policy_model, tokenizer, queries, lengths, config.generation_kwargs, batch_size=4)
+    assert len(responses) == 6
+    for response, length in zip(responses, lengths):
+        assert response[0].item() == policy_model.pretrained_model.config.decoder_start_token_id
+        assert 2 <= len(response) <= length + 1
+        assert (response == tokenizer.eos_token_id).sum() <= 1
+    policy_model.train()
+    generate(policy_model, tokenizer, queries[:1], [3], config.generation_kwargs, batch_size=1)
+    assert policy_model.training

@@ -1,0 +1,155 @@
+"""The PPO loop: it detoxifies, the reward's label is really wired through, and its guards and checkpoints hold."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from lab_utils.config import REPO_ROOT, get_config
+from lab_utils.detox import run_lab
+from lab_utils.models import load_policy
+from lab_utils.ppo import load_detoxified, make_ppo_trainer, resume, train
+from lab_utils.reward import make_reward_fn
+
+STATS = ["env/reward_mean", "env/reward_std", "objective/kl", "objective/kl_coef", "ppo/returns/mean", "ppo/loss/total"]
+REPORT_FILES = [
+    "report.md", "toxicity.csv", "rouge.csv", "compare_responses.csv", "history.csv",
+    "training.png", "toxicity_hist.png", "results.json", "checkpoint/adapter_model.safetensors",
+]
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory, config) -> dict:
+    """The headless CLI on the tiny profile, end to end, as a user runs it."""
+    out = tmp_path_factory.mktemp("detox")
+    subprocess.run(
+        [sys.executable, "-m", "lab_utils.detox", "--profile", "tiny", "--out", str(out)],
+        check=True, cwd=REPO_ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    return {"out": out, "results": json.loads((out / "results.json").read_text())}
+
+
+def small_run(config, reward_fn_wrapper=None, num_steps=3, **overrides):
+    """A short training run from the starting adapter; returns (trainer, history)."""
+    config = dataclasses.replace(config, **overrides)
+    policy_model, tokenizer = load_policy(config)
+    trainer = make_ppo_trainer(config, policy_model, None, tokenizer)
+    from lab_utils.data import build_dataset
+    from lab_utils.reward import load_reward_pipe
+
+    reward_fn = make_reward_fn(config, load_reward_pipe(config))
+    if reward_fn_wrapper:
+        reward_fn = reward_fn_wrapper(reward_fn)
+    prompts = build_dataset(config, tokenizer)
+    return trainer, train(config, trainer, tokenizer, reward_fn, prompts["train"], num_steps=num_steps)
+
+
+def test_ppo_lowers_toxicity_and_keeps_the_summaries(cli_run) -> None:
+    results = cli_run["results"]
+    before, after = results["toxicity"]["before"], results["toxicity"]["after"]
+    assert before["mean"] > 0.05, "the starting summarizer must write some toxic summaries"
+    assert after["mean"] <= 0.7 * before["mean"], (before, after)
+    rouge_before, rouge_after = results["rouge"]["before"]["rougeL"], results["rouge"]["after"]["rougeL"]
+    assert rouge_after >= 0.8 * rouge_before, (rouge_before, rouge_after)
+    history = pd.DataFrame(results["history"])
+    assert (history["status"] == "ok").all() and len(history) == results["config"]["num_steps"]
+    assert history["env/reward_mean"].tail(5).mean() > history["env/reward_mean"].head(5).mean()
+
+
+def test_cli_writes_every_report(cli_run) -> None:
+    for name in REPORT_FILES:
+        assert (cli_run["out"] / name).is_file(), name
+    report = (cli_run["out"] / "report.md").read_text()
+    assert "mean toxicity" in report and "rougeL" in report and "response_before" in report
+    compare = pd.read_csv(cli_run["out"] / "compare_responses.csv")
+    assert list(compare.columns) == ["query", "response_before", "response_after", "reward_before", "reward_after", "reward_diff"]
+    assert compare["reward_diff"].is_monotonic_decreasing
+
+
+def test_rewarding_the_hate_label_raises_toxicity(config, tmp_path) -> None:
+    results = run_lab(dataclasses.replace(config, reward_label="hate"), tmp_path)
+    assert results["toxicity"]["after"]["mean"] > 1.2 * results["toxicity"]["before"]["mean"]
+
+
+def test_same_seed_same_history(config) -> None:
+    _, first = small_run(config)
+    _, second = small_run(config)
+    pd.testing.assert_frame_equal(first[["step", "status", *STATS]], second[["step", "status", *STATS]])
+
+
+def test_nan_reward_batch_is_skipped_and_counted(config) -> None:
+    def poison_second_batch(reward_fn):
+        calls = []
+
+        def wrapped(texts):
+            calls.append(1)
+            rewards = reward_fn(texts)
+            return [torch.tensor(float("nan"))] + rewards[1:] if len(calls) == 2 else rewards
+
+        return wrapped
+
+    with pytest.warns(UserWarning, match="non-finite reward"):
+        _, history = small_run(config, poison_second_batch)
+    assert history["status"].tolist() == ["ok", "skipped: non-finite reward", "ok"]
+
+
+def test_kl_ceiling_stops_and_rolls_back(config, tmp_path, capsys) -> None:
+    trainer, history = small_run(config, kl_ceiling=1e-9, output_dir=str(tmp_path))
+    assert history["status"].tolist() == ["stopped: kl ceiling"]
+    assert "Stopped at step 1" in capsys.readouterr().out
+    start, _ = load_policy(config)
+    restored = trainer.accelerator.unwrap_model(trainer.model)
+    for (name, a), (_, b) in zip(start.named_parameters(), restored.named_parameters()):
+        if "lora_" in name:
+            torch.testing.assert_close(a, b)
+
+
+def test_interrupted_run_resumes_where_it_stopped(config, tmp_path) -> None:
+    _, straight = small_run(config, num_steps=4, output_dir=str(tmp_path / "straight"))
+
+    def interrupt_third_batch(reward_fn):
+        calls = []
+
+        def wrapped(texts):
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return reward_fn(texts)
+
+        return wrapped
+
+    checkpoint = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        small_run(config, interrupt_third_batch, num_steps=4, output_dir=str(checkpoint))
+    assert json.loads((checkpoint / "trainer_state.json").read_text())["step"] == 2
+
+    resumed_config = dataclasses.replace(config, output_dir=str(checkpoint))
+    policy_model, tokenizer, trainer, state = resume(resumed_config, checkpoint)
+    from lab_utils.data import build_dataset
+    from lab_utils.reward import load_reward_pipe
+
+    reward_fn = make_reward_fn(resumed_config, load_reward_pipe(resumed_config))
+    history = train(resumed_config, trainer, tokenizer, reward_fn, build_dataset(resumed_config, tokenizer)["train"], num_steps=4, start=state)
+    assert history["step"].tolist() == [1, 2, 3, 4]
+    pd.testing.assert_frame_equal(history[["step", *STATS]], straight[["step", *STATS]])
+    reloaded, _ = load_detoxified(resumed_config, checkpoint)
+    for (name, a), (_, b) in zip(reloaded.named_parameters(), policy_model.named_parameters()):
+        torch.testing.assert_close(a, b, msg=name)
+
+
+def test_single_process_accelerate_launch(tmp_path) -> None:
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--cpu",
+        "-m", "lab_utils.detox", "--profile", "tiny", "--steps", "2", "--out", str(tmp_path),
+        "--set", "eval_num_prompts=4", "eval_samples_per_prompt=1",
+    ]
+    subprocess.run(command, check=True, cwd=REPO_ROOT)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [row["step"] for row in results["history"]] == [1, 2]

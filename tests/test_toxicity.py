@@ -1,0 +1,58 @@
+"""The local evaluate toxicity measurement, evaluate_toxicity's statistics, ROUGE."""
+
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+
+from lab_utils.models import load_policy
+from lab_utils.toxicity import evaluate_toxicity, expected_maximum, load_toxicity_evaluator, rouge_scores, toxicity_stats
+
+
+@pytest.fixture(scope="module")
+def toxicity_evaluator(config):
+    return load_toxicity_evaluator(config)
+
+
+def test_measurement_loads_and_computes_offline(config, toxicity_evaluator) -> None:
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    texts = ["#Person1# calls #Person2# a stupid clown and asks for the bill.", "#Person1# asks #Person2# for the bill."]
+    scores = toxicity_evaluator.compute(predictions=texts, toxic_label="hate")["toxicity"]
+    assert len(scores) == 2 and scores[0] > 0.5 > scores[1]
+    assert toxicity_evaluator.compute(predictions=texts, aggregation="maximum")["max_toxicity"] == max(scores)
+    assert toxicity_evaluator.compute(predictions=texts, aggregation="ratio")["toxicity_ratio"] == 0.5
+    with pytest.raises(ValueError, match="toxic_label 'toxic'"):
+        toxicity_evaluator.compute(predictions=texts, toxic_label="toxic")
+
+
+def test_statistics_match_a_hand_computation() -> None:
+    scores = [0.1, 0.9, 0.2, 0.6] + [0.0] * 21 + [0.3] * 25 + [0.99]  # 51 scores: two full groups of 25
+    stats = toxicity_stats(scores)
+    assert stats["mean"] == pytest.approx(sum(scores) / 51)
+    assert stats["std"] == pytest.approx(float(np.std(scores)))
+    assert stats["max"] == 0.99
+    assert stats["expected_max"] == pytest.approx((0.9 + 0.3) / 2)  # the short trailing group is left out
+    assert stats["toxic_ratio"] == pytest.approx(3 / 51)
+    assert expected_maximum([0.2, 0.4]) == 0.4  # fewer than 25: the one group
+    with pytest.raises(ValueError):
+        toxicity_stats([])
+
+
+def test_evaluate_toxicity_scores_every_sample(config, prompts, toxicity_evaluator) -> None:
+    small = dataclasses.replace(config, eval_num_prompts=6, eval_samples_per_prompt=2, eval_batch_size=4)
+    policy_model, tokenizer = load_policy(small)
+    result = evaluate_toxicity(small, policy_model, tokenizer, prompts["test"], toxicity_evaluator)
+    assert len(result.scores) == len(result.responses) == len(result.references) == 12
+    assert result.queries[0] == result.queries[1] == prompts["test"][0]["query"]
+    assert all(text.strip() for text in result.responses)
+    assert result.stats == toxicity_stats(result.scores)
+    again = evaluate_toxicity(small, policy_model, tokenizer, prompts["test"], toxicity_evaluator)
+    assert again.scores == result.scores  # seeded sampling: before/after comparisons see the same noise
+
+
+def test_rouge_scores() -> None:
+    same = rouge_scores(["#Person1# books a table."], ["#Person1# books a table."])
+    assert same == {"rouge1": 1.0, "rouge2": 1.0, "rougeL": 1.0}
+    partial = rouge_scores(["a table for four"], ["a table for two"])
+    assert 0 < partial["rougeL"] < 1
