@@ -57,6 +57,12 @@ class LabConfig:
     lora_target_modules: tuple[str, ...] = ("q", "v")  # T5 attention projections that get adapters
     lora_dropout: float = 0.05  # dropout on the LoRA branch
 
+    # --- supervised LoRA fine-tuning (the companion Lab-2 notebook) ---------------------------
+    finetune_epochs: int = 1  # passes over the training summaries
+    finetune_learning_rate: float = 1e-3  # AdamW learning rate for the LoRA weights
+    finetune_batch_size: int = 8  # summaries per optimisation step
+    finetune_output_dir: str = str(CHECKPOINTS_DIR / "peft-dialogue-summary-checkpoint")  # where the companion saves its adapter
+
     # --- reward -----------------------------------------------------------------------------
     reward_label: str = "nothate"  # the classifier label whose logit is the reward (selected by name)
     toxic_label: str = "hate"  # the classifier label that means toxic (toxicity = its probability)
@@ -130,11 +136,14 @@ def tiny_config() -> LabConfig:
         num_steps=40,
         output_min_length=20,  # tiny summaries are ~10-25 tokens
         output_max_length=40,
-        eval_num_prompts=40,  # the whole held-out split ...
-        eval_samples_per_prompt=5,  # ... five samples each: 200 summaries, a stable mean
+        eval_num_prompts=96,  # the whole held-out split ...
+        eval_samples_per_prompt=4,  # ... four samples each: 384 summaries, a stable mean
         eval_max_new_tokens=40,
-        eval_batch_size=40,
+        eval_batch_size=64,
         output_dir=str(CHECKPOINTS_DIR / "tiny-ppo-detoxified"),
+        finetune_epochs=3,
+        finetune_batch_size=16,
+        finetune_output_dir=str(CHECKPOINTS_DIR / "tiny-lab2-adapter"),  # the tiny lab starts from the world's own adapter
     )
 
 

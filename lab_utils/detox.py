@@ -21,32 +21,23 @@ from .config import LabConfig, get_config
 from .data import build_dataset
 from .models import load_policy, load_reference, trainable_parameters
 from .ppo import make_ppo_trainer, train
-from .report import compare_responses, markdown_table, plot_toxicity, plot_training, rouge_table, toxicity_table
-from .reward import load_reward_pipe, make_reward_fn, scored_texts
+from .report import markdown_table, plot_toxicity, plot_training, rouge_table, toxicity_table
+from .reward import RewardFn, load_reward_pipe, make_reward_fn
 from .runtime import describe_runtime, quiet_known_warnings, set_seed
 from .tiny import ensure_world
-from .toxicity import ToxicityResult, evaluate_toxicity, load_toxicity_evaluator, rouge_scores
-
-
-def first_samples(config: LabConfig, result: ToxicityResult) -> tuple[list[str], list[str]]:
-    """The first sampled summary of each of the first `compare_num_prompts` evaluation prompts: (queries, responses)."""
-    step = config.eval_samples_per_prompt
-    count = config.compare_num_prompts
-    return result.queries[::step][:count], result.responses[::step][:count]
+from .toxicity import ToxicityResult, comparison_table, evaluate_toxicity, load_toxicity_evaluator, rouge_scores
 
 
 def run_lab(config: LabConfig, out_dir: str | Path) -> dict[str, Any]:
     """Run the whole lab on `config` and write its reports to `out_dir`; return the numbers."""
     started = time.time()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     quiet_known_warnings()
     ensure_world(config)
     set_seed(config.seed)
     print(describe_runtime(config))
 
     policy_model, tokenizer = load_policy(config)
-    parameters = trainable_parameters(policy_model)
+    trainable_parameters(policy_model)
     ref_model = load_reference(config, policy_model)
     prompts = build_dataset(config, tokenizer)
     print(f"prompts: {len(prompts['train'])} train / {len(prompts['test'])} test")
@@ -54,48 +45,33 @@ def run_lab(config: LabConfig, out_dir: str | Path) -> dict[str, Any]:
     toxicity_evaluator = load_toxicity_evaluator(config)
 
     before = evaluate_toxicity(config, policy_model, tokenizer, prompts["test"], toxicity_evaluator)
-    trainer = make_ppo_trainer(config, policy_model, ref_model, tokenizer)
-    history = train(config, trainer, tokenizer, reward_fn, prompts["train"], checkpoint_dir=out_dir / "checkpoint")
+    ppo_trainer = make_ppo_trainer(config, policy_model, ref_model, tokenizer)
+    history = train(config, ppo_trainer, tokenizer, reward_fn, prompts["train"], checkpoint_dir=Path(out_dir) / "checkpoint")
     after = evaluate_toxicity(config, policy_model, tokenizer, prompts["test"], toxicity_evaluator)
 
-    toxicity = toxicity_table(before.stats, after.stats)
-    rouge = rouge_table(rouge_scores(before.responses, before.references), rouge_scores(after.responses, after.references))
-    queries, responses_before = first_samples(config, before)
-    _, responses_after = first_samples(config, after)
-    comparison = compare_responses(
-        queries,
-        responses_before,
-        responses_after,
-        [float(r) for r in reward_fn(scored_texts(config, queries, responses_before))],
-        [float(r) for r in reward_fn(scored_texts(config, queries, responses_after))],
-    )
-    write_reports(out_dir, toxicity, rouge, comparison, history, before, after)
-    results = {
-        "profile": config.profile,
-        "config": config.to_dict(),
-        "trainable_parameters": parameters,
-        "toxicity": {"before": before.stats, "after": after.stats},
-        "rouge": {"before": rouge["before"].to_dict(), "after": rouge["after"].to_dict()},
-        "history": json.loads(history.to_json(orient="records")),
-        "seconds": round(time.time() - started, 1),
-    }
-    (out_dir / "results.json").write_text(json.dumps(results, indent=1))
-    print(markdown_table(toxicity, "Toxicity before/after PPO"))
-    print(markdown_table(rouge, "ROUGE before/after PPO"))
-    print(f"Reports written to {out_dir}/ in {results['seconds']} s")
+    results = write_results(out_dir, config, before, after, history, reward_fn)
+    print(markdown_table(toxicity_table(before.stats, after.stats), "Toxicity before/after PPO"))
+    print(markdown_table(rouge_table(results["rouge"]["before"], results["rouge"]["after"]), "ROUGE before/after PPO"))
+    print(f"Reports written to {out_dir}/ in {time.time() - started:.1f} s")
     return results
 
 
-def write_reports(
-    out_dir: Path,
-    toxicity: pd.DataFrame,
-    rouge: pd.DataFrame,
-    comparison: pd.DataFrame,
-    history: pd.DataFrame,
+def write_results(
+    out_dir: str | Path,
+    config: LabConfig,
     before: ToxicityResult,
     after: ToxicityResult,
-) -> None:
-    """Markdown, CSV and PNG reports of one run."""
+    history: pd.DataFrame,
+    reward_fn: RewardFn,
+) -> dict[str, Any]:
+    """Write one run's reports (markdown, CSV, PNG, results.json) to `out_dir`; return the numbers."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rouge_before = rouge_scores(before.responses, before.references)
+    rouge_after = rouge_scores(after.responses, after.references)
+    toxicity = toxicity_table(before.stats, after.stats)
+    rouge = rouge_table(rouge_before, rouge_after)
+    comparison = comparison_table(config, before, after, reward_fn)
     (out_dir / "report.md").write_text(
         "\n".join(
             [
@@ -111,6 +87,15 @@ def write_reports(
     history.to_csv(out_dir / "history.csv", index=False)
     plot_training(history).savefig(out_dir / "training.png", dpi=100)
     plot_toxicity(before.scores, after.scores).savefig(out_dir / "toxicity_hist.png", dpi=100)
+    results = {
+        "profile": config.profile,
+        "config": config.to_dict(),
+        "toxicity": {"before": before.stats, "after": after.stats},
+        "rouge": {"before": rouge_before, "after": rouge_after},
+        "history": json.loads(history.to_json(orient="records")),
+    }
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+    return results
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import math
+import re
 import shutil
 import time
 from collections import Counter
@@ -28,7 +29,6 @@ import torch
 from datasets import load_dataset
 from peft import LoraConfig, TaskType, get_peft_model
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from tqdm.auto import tqdm
 from transformers import (
     RobertaConfig,
     RobertaForSequenceClassification,
@@ -40,12 +40,15 @@ from transformers import (
 
 from .config import CHECKPOINTS_DIR, TINY_DATA_DIR, TINY_DIR, LabConfig, tiny_config
 from .data import build_dataset
+from .finetune import fit, greedy_summaries, pad, seq2seq_collate
+from .tiny_data.compose import has_insult
 
 DIALOGUES_FILE = TINY_DATA_DIR / "dialogues.jsonl"
 LABELLED_FILE = TINY_DATA_DIR / "labelled.jsonl"
 MANIFEST = "manifest.json"
 ID2LABEL = {0: "nothate", 1: "hate"}
 PUNCTUATION = ".,?!:;"
+INSULT_CLAUSE = re.compile(r"calls #Person\d# an? [a-z]+ [a-z]+ and ")  # how the references report an insult
 
 
 @dataclass(frozen=True)
@@ -54,12 +57,13 @@ class TinySpec:
 
     seed: int = 1234  # one seed for every build step
     t5_vocab: int = 4000  # cap on whole-word pieces in the T5 tokenizer (the corpus has fewer)
-    t5_d_model: int = 64  # T5 hidden size
+    t5_d_model: int = 128  # T5 hidden size
     t5_layers: int = 2  # encoder layers (and as many decoder layers)
     t5_heads: int = 4  # attention heads (d_kv = d_model / heads)
-    t5_epochs: int = 30  # epochs of summarization training for the base T5
+    t5_epochs: int = 15  # epochs of summarization training for the base T5
+    t5_dropout: float = 0.0  # T5 dropout (0 fits the 192 training dialogues in the time budget)
     t5_lr: float = 3e-3  # AdamW learning rate for the base T5
-    lora_epochs: int = 6  # epochs of LoRA training (rude dialogues oversampled 2x)
+    lora_epochs: int = 3  # epochs of LoRA training (rude dialogues oversampled 2x, with and without the insult)
     lora_lr: float = 1e-3  # AdamW learning rate for the LoRA adapter
     batch_size: int = 16  # examples per optimisation step (all three models)
     roberta_vocab: int = 2000  # byte-level BPE vocabulary cap for the classifier's tokenizer
@@ -81,7 +85,7 @@ def fingerprint(spec: TinySpec) -> str:
     import transformers
 
     digest = hashlib.sha256()
-    for path in (DIALOGUES_FILE, LABELLED_FILE, Path(__file__)):
+    for path in (DIALOGUES_FILE, LABELLED_FILE, Path(__file__), *(Path(__file__).parent / f for f in ("config.py", "data.py", "finetune.py"))):
         digest.update(path.read_bytes())
     versions = [torch.__version__, transformers.__version__, tokenizers.__version__, peft.__version__]
     digest.update(json.dumps([dataclasses.asdict(spec), versions]).encode())
@@ -133,80 +137,45 @@ def train_roberta_tokenizer(texts: list[str], spec: TinySpec) -> RobertaTokenize
     )
 
 
-def batches(count: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
-    """A seeded shuffle of range(count), cut into batches."""
-    order = torch.randperm(count, generator=generator).tolist()
-    return [order[i : i + batch_size] for i in range(0, count, batch_size)]
-
-
-def fit(
-    model: torch.nn.Module,
-    examples: list[dict[str, list[int]]],
-    collate: Any,
-    epochs: int,
-    lr: float,
-    spec: TinySpec,
-    desc: str,
-) -> float:
-    """Train `model` on `examples` with AdamW and a linear decay; return the last epoch's mean loss."""
-    generator = torch.Generator().manual_seed(spec.seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
-    total = epochs * len(batches(len(examples), spec.batch_size, torch.Generator().manual_seed(0)))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / max(total, 1))
-    model.train()
-    loss_mean = float("nan")
-    for _ in tqdm(range(epochs), desc=desc, leave=False):
-        losses = []
-        for batch in batches(len(examples), spec.batch_size, generator):
-            loss = model(**collate([examples[i] for i in batch])).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            losses.append(loss.item())
-        loss_mean = sum(losses) / len(losses)
-    model.eval()
-    return loss_mean
-
-
-def pad(sequences: list[list[int]], value: int) -> torch.Tensor:
-    """Right-pad integer sequences into one tensor."""
-    width = max(len(s) for s in sequences)
-    return torch.tensor([s + [value] * (width - len(s)) for s in sequences])
-
-
-def seq2seq_collate(rows: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
-    """Pad prompts (with <pad>) and labels (with -100) for T5 training."""
-    input_ids = pad([r["input_ids"] for r in rows], 0)
-    return {"input_ids": input_ids, "attention_mask": (input_ids != 0).long(), "labels": pad([r["labels"] for r in rows], -100)}
-
-
 def classifier_collate(rows: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
     """Pad classifier inputs (with <pad>=1) and stack labels."""
     input_ids = pad([r["input_ids"] for r in rows], 1)
     return {"input_ids": input_ids, "attention_mask": (input_ids != 1).long(), "labels": torch.tensor([r["label"] for r in rows])}
 
 
-def summarizer_examples(config: LabConfig, tokenizer: T5TokenizerFast, oversample_rude: bool) -> tuple[list[dict], Any]:
+def summary_targets(row: dict[str, Any], mixed: bool) -> list[str]:
+    """Training targets for one dialogue: its reference, plus -- when `mixed` and the dialogue is rude --
+    the reference without its insult clause, twice over (rude dialogues oversampled 2x).
+
+    Training a rude dialogue on both versions makes the summarizer genuinely unsure whether to repeat
+    the insult, so sampled summaries contain both options and PPO has something to shift.
+    """
+    if not (mixed and has_insult(row["dialogue"])):
+        return [row["summary"]]
+    polite = INSULT_CLAUSE.sub("", row["summary"])
+    return [row["summary"], row["summary"], polite] if polite != row["summary"] else [row["summary"]] * 2
+
+
+def summarizer_examples(config: LabConfig, tokenizer: T5TokenizerFast, mixed: bool) -> tuple[list[dict], Any]:
     """(prompt ids, summary ids) pairs from the train split built by the lab's own `build_dataset`, plus the split."""
     prompts = build_dataset(config, tokenizer)
     prompts.set_format(None)
-    rude = {row["id"] for row in read_jsonl(DIALOGUES_FILE) if row.get("rude")}
-    examples = []
-    for row in prompts["train"]:
-        example = {"input_ids": row["input_ids"], "labels": tokenizer(row["summary"]).input_ids}
-        examples += [example] * (2 if oversample_rude and row["id"] in rude else 1)
+    examples = [
+        {"input_ids": row["input_ids"], "labels": tokenizer(target).input_ids}
+        for row in prompts["train"]
+        for target in summary_targets(row, mixed)
+    ]
     return examples, prompts
 
 
-def greedy_summaries(model: torch.nn.Module, tokenizer: T5TokenizerFast, prompt_ids: list[list[int]]) -> list[str]:
-    """Greedy summaries for a few prompts."""
-    batch = tokenizer.pad({"input_ids": prompt_ids}, return_tensors="pt")
+def insult_rate(model: torch.nn.Module, tokenizer: T5TokenizerFast, prompt_ids: list[list[int]], spec: TinySpec) -> float:
+    """Share of sampled summaries (8 per rude held-out prompt, as PPO samples them) that contain an insult."""
+    torch.manual_seed(spec.seed)
+    batch = tokenizer.pad({"input_ids": [ids for ids in prompt_ids for _ in range(8)]}, return_tensors="pt")
     with torch.no_grad():
-        out = model.generate(**batch, max_new_tokens=40, do_sample=False)
-    return tokenizer.batch_decode(out, skip_special_tokens=True)
+        out = model.generate(**batch, max_new_tokens=40, do_sample=True, top_k=0, top_p=1.0)
+    summaries = tokenizer.batch_decode(out, skip_special_tokens=True)
+    return sum(has_insult(s) for s in summaries) / max(len(summaries), 1)
 
 
 def build_summarizer(out_dir: Path, spec: TinySpec) -> dict[str, Any]:
@@ -216,37 +185,39 @@ def build_summarizer(out_dir: Path, spec: TinySpec) -> dict[str, Any]:
     corpus = [config.prompt_template] + [row["dialogue"] for row in dialogues] + [row["summary"] for row in dialogues]
     tokenizer = train_t5_tokenizer(corpus, spec)
     tokenizer.save_pretrained(out_dir / "t5")
-    examples, prompts = summarizer_examples(config, tokenizer, oversample_rude=False)
+    examples, prompts = summarizer_examples(config, tokenizer, mixed=False)
 
     torch.manual_seed(spec.seed)
     t5_config = T5Config(
         vocab_size=len(tokenizer), d_model=spec.t5_d_model, d_kv=spec.t5_d_model // spec.t5_heads,
         d_ff=2 * spec.t5_d_model, num_layers=spec.t5_layers, num_decoder_layers=spec.t5_layers,
         num_heads=spec.t5_heads, relative_attention_num_buckets=16, relative_attention_max_distance=64,
-        dropout_rate=0.1, feed_forward_proj="gated-gelu", pad_token_id=0, eos_token_id=1,
+        dropout_rate=spec.t5_dropout, feed_forward_proj="gated-gelu", pad_token_id=0, eos_token_id=1,
         decoder_start_token_id=0,
     )
     model = T5ForConditionalGeneration(t5_config)
-    t5_loss = fit(model, examples, seq2seq_collate, spec.t5_epochs, spec.t5_lr, spec, "tiny T5")
+    t5_loss = fit(model, examples, seq2seq_collate, spec.t5_epochs, spec.t5_lr, spec.batch_size, spec.seed, "tiny T5")
     model.save_pretrained(out_dir / "t5")
 
-    lora_examples, _ = summarizer_examples(config, tokenizer, oversample_rude=True)
+    lora_examples, _ = summarizer_examples(config, tokenizer, mixed=True)
     lora = LoraConfig(
         r=config.lora_r, lora_alpha=config.lora_alpha, target_modules=list(config.lora_target_modules),
         lora_dropout=config.lora_dropout, bias="none", task_type=TaskType.SEQ_2_SEQ_LM,
     )
     peft_model = get_peft_model(model, lora)
-    lora_loss = fit(peft_model, lora_examples, seq2seq_collate, spec.lora_epochs, spec.lora_lr, spec, "tiny LoRA")
+    lora_loss = fit(peft_model, lora_examples, seq2seq_collate, spec.lora_epochs, spec.lora_lr, spec.batch_size, spec.seed, "tiny LoRA")
     adapter_dir = out_dir / "peft-dialogue-summary-checkpoint"
     peft_model.save_pretrained(adapter_dir)
     held_out = prompts["test"].select(range(5))
+    rude_prompts = [row["input_ids"] for row in prompts["test"] if has_insult(row["dialogue"])]
     return {
+        "rude_insult_rate": insult_rate(peft_model, tokenizer, rude_prompts, spec),
         "t5_loss": t5_loss,
         "lora_loss": lora_loss,
         "t5_parameters": sum(p.numel() for p in model.parameters()),
         "samples": [
             {"reference": ref, "summary": summary}
-            for ref, summary in zip(held_out["summary"], greedy_summaries(peft_model, tokenizer, held_out["input_ids"]))
+            for ref, summary in zip(held_out["summary"], greedy_summaries(peft_model, tokenizer, held_out["input_ids"], max_new_tokens=40))
         ],
     }
 
@@ -271,7 +242,7 @@ def build_classifier(out_dir: Path, spec: TinySpec) -> dict[str, Any]:
         type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2, id2label=ID2LABEL, label2id=label2id,
     )
     model = RobertaForSequenceClassification(roberta_config)
-    loss = fit(model, encoded["train"], classifier_collate, spec.roberta_epochs, spec.roberta_lr, spec, "tiny RoBERTa")
+    loss = fit(model, encoded["train"], classifier_collate, spec.roberta_epochs, spec.roberta_lr, spec.batch_size, spec.seed, "tiny RoBERTa")
     with torch.no_grad():
         test = classifier_collate(encoded["test"])
         predictions = model(input_ids=test["input_ids"], attention_mask=test["attention_mask"]).logits.argmax(-1)
@@ -332,7 +303,8 @@ def print_report(manifest: dict[str, Any]) -> None:
     print(
         f"tiny world: built in {metrics['seconds']} s | T5 {metrics['t5_parameters']:,} params "
         f"(loss {metrics['t5_loss']:.3f}, LoRA loss {metrics['lora_loss']:.3f}) | classifier held-out accuracy "
-        f"{metrics['classifier_accuracy']:.3f} on {metrics['classifier_test_size']} texts"
+        f"{metrics['classifier_accuracy']:.3f} on {metrics['classifier_test_size']} texts\n"
+        f"sampled summaries of rude held-out dialogues that carry an insult: {metrics['rude_insult_rate']:.0%}"
     )
     print("Greedy summaries of 5 held-out dialogues:")
     for sample in metrics["samples"]:

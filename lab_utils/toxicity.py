@@ -9,12 +9,14 @@ import evaluate
 import numpy as np
 import torch
 from datasets import Dataset
+import pandas as pd
 from rouge_score import rouge_scorer
 from transformers import PreTrainedTokenizerBase
 
 from .config import LabConfig
 from .models import decode, generate
-from .reward import scored_texts
+from .report import compare_responses
+from .reward import RewardFn, scored_texts
 
 MEASUREMENT_DIR = Path(__file__).resolve().parent / "measurements" / "toxicity"
 EXPECTED_MAX_GROUP = 25  # samples per group for the expected maximum toxicity
@@ -100,3 +102,14 @@ def rouge_scores(predictions: list[str], references: list[str]) -> dict[str, flo
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
     results = [scorer.score(reference, prediction) for prediction, reference in zip(predictions, references)]
     return {name: float(np.mean([r[name].fmeasure for r in results])) for name in ("rouge1", "rouge2", "rougeL")}
+
+
+def comparison_table(config: LabConfig, before: ToxicityResult, after: ToxicityResult, reward_fn: RewardFn) -> pd.DataFrame:
+    """The qualitative before/after table for the first `compare_num_prompts` prompts (first sample of each)."""
+    every = config.eval_samples_per_prompt
+    queries = before.queries[::every][: config.compare_num_prompts]
+    responses_before = before.responses[::every][: config.compare_num_prompts]
+    responses_after = after.responses[::every][: config.compare_num_prompts]
+    rewards_before = [float(r) for r in reward_fn(scored_texts(config, queries, responses_before))]
+    rewards_after = [float(r) for r in reward_fn(scored_texts(config, queries, responses_after))]
+    return compare_responses(queries, responses_before, responses_after, rewards_before, rewards_after)
