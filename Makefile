@@ -2,17 +2,17 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PY := .venv/bin/python
-STAMP := .venv/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+STAMP := .venv/.installed-$(shell cat requirements.txt pyproject.toml | sha1sum | cut -c1-12)
 TORCH := $(shell grep -oE '^torch==[^ ]+' requirements.txt)
 PIP_QUIET := 2>&1 | { grep -v "^WARNING: Location" || true; }
 LAB_PROFILE ?= auto
 export LAB_PROFILE
 
-.PHONY: setup lab test world regenerate bench clean
+.PHONY: setup lab test world regenerate clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip $(PIP_QUIET)
 	$(PY) -m pip install --quiet $(TORCH) $(PIP_QUIET)   # torch first: the CPU wheel, never a CUDA download
@@ -23,11 +23,15 @@ $(STAMP): requirements.txt
 world: setup  ## build the embedded offline world (checkpoints/tiny/)
 	$(PY) -m lab_utils.tiny
 
-lab: setup  ## run the lab headless on LAB_PROFILE (auto: full when the hub answers, else tiny)
-	$(PY) -m lab_utils.detox
+lab: setup  ## run the main lab notebook headless on LAB_PROFILE (auto: full when the hub answers, else tiny)
+	$(PY) -m lab_utils.regenerate --only lab3 --out "results/{profile}"
 
-test: setup  ## unit tests + notebooks (nbval), always on the tiny profile, never the network
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 LAB_PROFILE=tiny $(PY) -m pytest
+regenerate: setup  ## instructors: execute every notebook on LAB_PROFILE into notebooks/executed/<profile>/
+	$(PY) -m lab_utils.regenerate
+
+test: setup  ## unit tests + the graded notebooks (nbval), always on the tiny profile, never the network
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 LAB_PROFILE=tiny $(PY) -m pytest tests notebooks/executed/tiny \
+	  --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/executed/nbval_sanitize.cfg
 
 clean:
 	rm -rf .venv checkpoints/tiny checkpoints/tiny.* results

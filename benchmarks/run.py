@@ -1,7 +1,8 @@
 """Speed benchmark of one PPO step: the original course loop vs the lab_utils path, each variant in its own process.
 
 python benchmarks/run.py --shape tiny|small|base [--steps N] [--dtype fp32|bf16] [--threads N] [--levers] [--out benchmarks/results]
-Prints markdown tables, writes <out>/<shape>[-bf16].json and refreshes that shape's section of benchmarks/README.md.
+Prints markdown tables, writes <out>/<shape>[-bf16].json and refreshes that shape's section of benchmarks/README.md
+(unless --no-readme).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def markdown(args: argparse.Namespace, host: dict[str, Any], results: dict[str, 
     lines += ["", "Inside `step()` (trl's timers, median s):", "", "| variant | " + " | ".join(IN_STEP.values()) + " | other |", "|---|---|---|---|"]
     for name, result in results.items():
         median = result["median"]
-        other = median["step"] - sum(median[timer] for timer in IN_STEP)
+        other = max(0.0, median["step"] - sum(median[timer] for timer in IN_STEP))
         lines.append(f"| {name} | {' | '.join(fmt(median[timer]) for timer in IN_STEP)} | {fmt(other)} |")
     median = results["lab"]["median"]
     lines += [
@@ -160,6 +161,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--threads", type=int, default=None, help="torch threads in every process (default: torch's own choice)")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--no-readme", action="store_true", help="do not refresh this shape's tables in benchmarks/README.md")
     parser.add_argument("--levers", action="store_true", help="also time single levers (inference_mode, bucketing, bf16 autocast, ...)")
     args = parser.parse_args()
 
@@ -181,7 +183,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     record = {"shape": args.shape, "dtype": args.dtype, "steps": args.steps, "machine": host, "summary": summary, "variants": results, "levers": levers}
     (args.out / f"{key}.json").write_text(json.dumps(record, indent=1))
-    update_readme(key, text)
+    if not args.no_readme:
+        update_readme(key, text)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
-from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 from trl import AutoModelForSeq2SeqLMWithValueHead, create_reference_model
 
 from .config import LabConfig
@@ -51,12 +51,11 @@ def check_adapter_dir(path: str) -> None:
 
 
 def check_untied_lm_head(base_model: torch.nn.Module, model_name: str) -> None:
-    """Fail fast if a checkpoint saved with its own lm_head came back tied to the input embedding."""
-    saved = AutoConfig.from_pretrained(model_name).to_dict()
-    raw_untied = getattr(base_model.config, "tie_word_embeddings", True) is False or saved.get("tie_word_embeddings") is False
+    """Fail fast if a checkpoint saved with its own lm_head (FLAN-T5's) came back tied to the input embedding."""
+    saved, _ = PretrainedConfig.get_config_dict(model_name)  # the config.json as written, before defaults
     shared = base_model.get_input_embeddings().weight
     head = base_model.get_output_embeddings().weight
-    if raw_untied and head.data_ptr() == shared.data_ptr():
+    if saved.get("tie_word_embeddings") is False and head.data_ptr() == shared.data_ptr():
         raise RuntimeError(
             f"{model_name} has its own lm_head, but it loaded tied to the input embedding "
             "(a transformers 5.x loading regression). Use the pinned transformers version from requirements.txt."

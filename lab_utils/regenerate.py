@@ -48,10 +48,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default=None, help="full | tiny | auto (default: $LAB_PROFILE, else auto)")
     parser.add_argument("--only", default=None, help="run only notebooks whose name starts with this")
-    parser.add_argument("--out", default=None, help="folder for executed copies (default: notebooks/executed/<profile>)")
+    parser.add_argument("--out", default=None, help="folder for executed copies, may contain {profile} (default: notebooks/executed/<profile>)")
     args = parser.parse_args()
     profile = resolve_profile(args.profile)
-    out_dir = Path(args.out) if args.out else EXECUTED_DIR / profile
+    out_dir = Path(args.out.format(profile=profile)) if args.out else EXECUTED_DIR / profile
     for path in lab_notebooks(args.only):
         execute(path, out_dir, profile)
     report = out_dir / "report.md"

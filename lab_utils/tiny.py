@@ -61,7 +61,7 @@ class TinySpec:
     t5_layers: int = 2  # encoder layers (and as many decoder layers)
     t5_heads: int = 4  # attention heads (d_kv = d_model / heads)
     t5_epochs: int = 15  # epochs of summarization training for the base T5
-    t5_dropout: float = 0.0  # T5 dropout (0 fits the 192 training dialogues in the time budget)
+    t5_dropout: float = 0.1  # T5 dropout: keeps the summarizer from memorizing its training prompts, so PPO's samples vary
     t5_lr: float = 3e-3  # AdamW learning rate for the base T5
     lora_epochs: int = 3  # epochs of LoRA training (rude dialogues oversampled 2x, with and without the insult)
     lora_lr: float = 1e-3  # AdamW learning rate for the LoRA adapter
@@ -79,16 +79,20 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def fingerprint(spec: TinySpec) -> str:
-    """Hash of everything the build depends on: data, this source file, the spec and library versions."""
+    """Hash of everything the build depends on: data, build code, the lab settings it reads, spec, library versions."""
     import peft
     import tokenizers
     import transformers
 
+    here = Path(__file__).parent
     digest = hashlib.sha256()
-    for path in (DIALOGUES_FILE, LABELLED_FILE, Path(__file__), *(Path(__file__).parent / f for f in ("config.py", "data.py", "finetune.py"))):
+    for path in (DIALOGUES_FILE, LABELLED_FILE, here / "tiny.py", here / "data.py", here / "finetune.py"):
         digest.update(path.read_bytes())
+    lab = tiny_config().to_dict()
+    used = {key: lab[key] for key in ("prompt_template", "min_dialogue_chars", "max_dialogue_chars", "test_size", "split_seed")}
+    used.update({key: value for key, value in lab.items() if key.startswith("lora_")})
     versions = [torch.__version__, transformers.__version__, tokenizers.__version__, peft.__version__]
-    digest.update(json.dumps([dataclasses.asdict(spec), versions]).encode())
+    digest.update(json.dumps([dataclasses.asdict(spec), used, versions], sort_keys=True).encode())
     return digest.hexdigest()
 
 

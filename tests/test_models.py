@@ -95,3 +95,21 @@ def test_generate_cuts_each_response_to_its_own_length(config, policy, prompts) 
     policy_model.train()
     generate(policy_model, tokenizer, queries[:1], [3], config.generation_kwargs, batch_size=1)
     assert policy_model.training
+
+
+def test_a_tied_lm_head_is_refused_when_the_checkpoint_has_its_own(config, tmp_path) -> None:
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    from lab_utils.models import check_untied_lm_head
+
+    model = T5ForConditionalGeneration(T5Config(vocab_size=32, d_model=8, d_kv=4, d_ff=8, num_layers=1, num_heads=2))
+    model.save_pretrained(tmp_path)
+    check_untied_lm_head(model, str(tmp_path))  # saved as tied: fine
+    raw = (tmp_path / "config.json").read_text().replace('"tie_word_embeddings": true', '"tie_word_embeddings": false')
+    assert '"tie_word_embeddings": false' in raw
+    (tmp_path / "config.json").write_text(raw)
+    assert model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    with pytest.raises(RuntimeError, match="loaded tied"):
+        check_untied_lm_head(model, str(tmp_path))
+    model.lm_head.weight = torch.nn.Parameter(model.lm_head.weight.detach().clone())
+    check_untied_lm_head(model, str(tmp_path))  # untied by hand: fine

@@ -27,3 +27,13 @@ def test_no_reward_selected_by_position(path) -> None:
 
 def test_there_are_notebooks() -> None:
     assert any(p.name.startswith("lab3") for p in NOTEBOOKS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_graded_copy_runs_the_same_code(path) -> None:
+    executed = REPO_ROOT / "notebooks" / "executed" / "tiny" / path.name
+    student = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    graded = [c.source for c in nbformat.read(executed, as_version=4).cells if c.cell_type == "code"]
+    assert graded == student, f"{executed} is stale: run `make regenerate LAB_PROFILE=tiny`"
+    checked = [c for c in nbformat.read(executed, as_version=4).cells if "NBVAL_CHECK_OUTPUT" in c.source]
+    assert checked and all(c.outputs for c in checked)
