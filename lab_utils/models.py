@@ -87,7 +87,9 @@ def load_policy(
         if is_local_path(adapter_path):
             check_adapter_dir(adapter_path)
         peft_model = PeftModel.from_pretrained(base_model, adapter_path, is_trainable=True)
-    policy_model = AutoModelForSeq2SeqLMWithValueHead.from_pretrained(peft_model, is_trainable=True)
+    with torch.random.fork_rng():  # the value head's initial weights depend on the config's seed only
+        torch.manual_seed(config.seed)
+        policy_model = AutoModelForSeq2SeqLMWithValueHead.from_pretrained(peft_model, is_trainable=True)
     return policy_model.to(pick_device()), load_tokenizer(config)
 
 

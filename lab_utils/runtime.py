@@ -6,8 +6,10 @@ import importlib.metadata
 import random
 import warnings
 
+import datasets
 import numpy as np
 import torch
+from transformers.utils import logging as transformers_logging
 
 from .config import LabConfig
 
@@ -43,12 +45,14 @@ def pick_dtype(config: LabConfig) -> torch.dtype:
 
 
 def quiet_known_warnings() -> None:
-    """Silence the pinned libraries' known deprecation notices, each matched narrowly by its text."""
+    """Silence the pinned libraries' known deprecation notices (each matched by its text) and loading progress bars."""
     warnings.filterwarnings("ignore", message=r"`PPOTrainer` is deprecated", category=FutureWarning)
     warnings.filterwarnings("ignore", message=r"`PPOConfig` is deprecated", category=FutureWarning)
     warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
     warnings.filterwarnings("ignore", message=r"`torch_dtype` is deprecated", category=FutureWarning)
     warnings.filterwarnings("ignore", message=r"No dataset is provided\. Make sure to set config\.batch_size")
+    transformers_logging.disable_progress_bar()  # per-file "Loading weights" bars
+    datasets.disable_progress_bars()  # per-call "Map"/"Filter" bars
 
 
 def describe_runtime(config: LabConfig) -> str:

@@ -70,7 +70,7 @@ def test_copy_reference_is_frozen(config, policy) -> None:
 
 def test_missing_adapter_lists_expected_files(config, tmp_path) -> None:
     (tmp_path / "adapter_config.json").write_text("{}")
-    with pytest.raises(AdapterNotFoundError, match=r"missing \['adapter_model.safetensors'\].*lab2_peft_dialogue_summary"):
+    with pytest.raises(AdapterNotFoundError, match=r"(?s)missing \['adapter_model.safetensors'\].*lab2_peft_dialogue_summary"):
         load_policy(config, adapter_path=str(tmp_path))
     with pytest.raises(AdapterNotFoundError, match="adapter_config.json"):
         load_policy(config, adapter_path=str(tmp_path / "nowhere"))

@@ -24,7 +24,6 @@ def test_world_is_good_enough_to_learn_from(config) -> None:
     assert all(sample["summary"].strip() for sample in metrics["samples"])
     # the summarizer sometimes (not always, not never) insults in its summaries of rude dialogues
     assert 0.05 <= metrics["rude_insult_rate"] <= 0.95, metrics["rude_insult_rate"]
-    assert metrics["seconds"] <= 90
 
 
 def test_same_seed_same_weights(tmp_path) -> None:
