@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -62,8 +63,8 @@ def compare_responses(
 def plot_training(history: pd.DataFrame) -> Figure:
     """Reward mean and KL to the reference per PPO step."""
     done = history[history["status"] != "skipped: non-finite reward"]
-    figure = Figure(figsize=(10, 3.5))
-    reward_axis, kl_axis = figure.subplots(1, 2)
+    figure, (reward_axis, kl_axis) = plt.subplots(1, 2, figsize=(10, 3.5))
+    plt.close(figure)  # returned, not shown twice: a notebook displays it once as the cell's value
     reward_axis.plot(done["step"], done["env/reward_mean"], marker="o", markersize=3)
     reward_axis.fill_between(
         done["step"], done["env/reward_mean"] - done["env/reward_std"], done["env/reward_mean"] + done["env/reward_std"], alpha=0.2
@@ -77,8 +78,8 @@ def plot_training(history: pd.DataFrame) -> Figure:
 
 def plot_toxicity(scores_before: list[float], scores_after: list[float]) -> Figure:
     """Histogram of per-summary toxicity before vs after."""
-    figure = Figure(figsize=(6, 3.5))
-    axis = figure.subplots()
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    plt.close(figure)  # returned, not shown twice
     bins = np.linspace(0.0, 1.0, 21)
     axis.hist(scores_before, bins=bins, alpha=0.6, label=f"before (mean {np.mean(scores_before):.3f})")
     axis.hist(scores_after, bins=bins, alpha=0.6, label=f"after (mean {np.mean(scores_after):.3f})")
