@@ -30,6 +30,7 @@ from lab_utils.models import lora_config
 from lab_utils.tiny import ID2LABEL, ensure_world
 
 CACHE_ROOT = Path(tempfile.gettempdir()) / "detox-lab-bench"
+BUILD_VERSION = 2  # bump when build_random changes, to invalidate cached models
 RANDOM_LENGTHS = (20, 61)  # LengthSampler bounds for the random shapes: 20-60 new tokens
 EVAL_PROMPTS = 32  # held-out prompts in the toxicity-evaluation timing
 EVAL_NEW_TOKENS = 40  # new tokens per evaluated summary
@@ -38,7 +39,6 @@ T5_SHAPES = {  # FLAN-T5 sizes (vocab 32,128, d_kv 64, gated-gelu, untied lm_hea
     "base": {"d_model": 768, "d_ff": 2048, "num_layers": 12, "num_decoder_layers": 12, "num_heads": 12},
 }
 ROBERTA_BASE = {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072}
-SHAPES = ("tiny", *T5_SHAPES)
 
 
 class ExactLength(LogitsProcessor):
@@ -65,7 +65,7 @@ def shape_dir(shape: str) -> Path:
     if shape == "tiny":
         return TINY_DIR
     tiny_fingerprint = json.loads((TINY_DIR / "manifest.json").read_text())["fingerprint"]
-    key = json.dumps([T5_SHAPES[shape], ROBERTA_BASE, tiny_fingerprint, torch.__version__])
+    key = json.dumps([BUILD_VERSION, T5_SHAPES[shape], ROBERTA_BASE, tiny_fingerprint, torch.__version__])
     return CACHE_ROOT / f"{shape}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
@@ -101,6 +101,7 @@ def build_random(shape: str, out_dir: Path) -> None:
     t5 = T5ForConditionalGeneration(t5_config)
     # transformers 5 ties lm_head to the input embedding even with tie_word_embeddings=False: untie by hand.
     t5.lm_head.weight = torch.nn.Parameter(torch.randn_like(t5.shared.weight) * t5_config.d_model**-0.5)
+    t5.config.tie_word_embeddings = False  # written to config.json as FLAN-T5 has it (the constructor's flag reads back True)
     t5.save_pretrained(staging / "t5")
     t5_tokenizer.save_pretrained(staging / "t5")
     torch.manual_seed(1)
