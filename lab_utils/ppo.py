@@ -9,7 +9,6 @@ import copy
 import json
 import math
 import random
-import shutil
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from trl.core import LengthSampler
 
 from .config import LabConfig
 from .data import collator
+from .files import staging_dir, swap_into_place
 from .models import decode, generate, load_policy
 from .reward import RewardFn, scored_texts
 from .runtime import library_versions, quiet_known_warnings
@@ -171,9 +171,7 @@ def optimizer_from_files(tensors: dict[str, torch.Tensor], meta: dict[str, Any])
 def save_checkpoint(path: str | Path, trainer: PPOTrainer, state: Snapshot, config: LabConfig) -> Path:
     """Write a snapshot as a PEFT adapter dir + value head + optimizer (safetensors) + JSON, atomically."""
     path = Path(path)
-    staging = path.with_name(path.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = staging_dir(path)
     model = trainer.accelerator.unwrap_model(trainer.model)
     model.pretrained_model.peft_config["default"].save_pretrained(staging)
     save_file({k: v.contiguous() for k, v in state.adapter.items()}, staging / ADAPTER_WEIGHTS)
@@ -184,13 +182,7 @@ def save_checkpoint(path: str | Path, trainer: PPOTrainer, state: Snapshot, conf
     (staging / TRAINER_STATE).write_text(json.dumps(trainer_state))
     (staging / HISTORY).write_text(json.dumps(state.history, indent=1))
     (staging / LAB_CONFIG).write_text(json.dumps(config.to_dict(), indent=1))
-    retired = path.with_name(path.name + ".old")
-    shutil.rmtree(retired, ignore_errors=True)
-    if path.exists():
-        path.rename(retired)
-    staging.rename(path)
-    shutil.rmtree(retired, ignore_errors=True)
-    return path
+    return swap_into_place(staging, path)
 
 
 def load_value_head(policy_model: AutoModelForSeq2SeqLMWithValueHead, path: str | Path) -> None:

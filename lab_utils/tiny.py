@@ -18,7 +18,6 @@ import hashlib
 import json
 import math
 import re
-import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -26,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from datasets import load_dataset
 from peft import LoraConfig, TaskType, get_peft_model
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (
@@ -40,6 +38,7 @@ from transformers import (
 
 from .config import CHECKPOINTS_DIR, TINY_DATA_DIR, TINY_DIR, LabConfig, tiny_config
 from .data import build_dataset
+from .files import staging_dir, swap_into_place
 from .finetune import fit, greedy_summaries, pad, seq2seq_collate
 from .tiny_data.compose import has_insult
 
@@ -262,9 +261,7 @@ def build_world(out_dir: Path = TINY_DIR, spec: TinySpec = TinySpec()) -> dict[s
     """Build every tiny artifact into a temp dir next to `out_dir`, then swap it in atomically."""
     start = time.time()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.with_name(out_dir.name + ".building")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    staging = staging_dir(out_dir, ".building")
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         metrics = {**build_classifier(staging, spec), **build_summarizer(staging, spec)}
@@ -273,12 +270,7 @@ def build_world(out_dir: Path = TINY_DIR, spec: TinySpec = TinySpec()) -> dict[s
     metrics["seconds"] = round(time.time() - start, 1)
     manifest = {"fingerprint": fingerprint(spec), "spec": dataclasses.asdict(spec), "metrics": metrics}
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    retired = out_dir.with_name(out_dir.name + ".old")
-    shutil.rmtree(retired, ignore_errors=True)
-    if out_dir.exists():
-        out_dir.rename(retired)
-    staging.rename(out_dir)
-    shutil.rmtree(retired, ignore_errors=True)
+    swap_into_place(staging, out_dir)
     return manifest
 
 

@@ -5,17 +5,17 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
-from lab_utils.config import REPO_ROOT, get_config
+from lab_utils.config import REPO_ROOT
 from lab_utils.detox import run_lab
 from lab_utils.models import load_policy
 from lab_utils.ppo import load_detoxified, make_ppo_trainer, resume, train
-from lab_utils.reward import make_reward_fn
+from lab_utils.data import build_dataset
+from lab_utils.reward import load_reward_pipe, make_reward_fn
 
 STATS = ["env/reward_mean", "env/reward_std", "objective/kl", "objective/kl_coef", "ppo/returns/mean", "ppo/loss/total"]
 REPORT_FILES = [
@@ -40,9 +40,6 @@ def small_run(config, reward_fn_wrapper=None, num_steps=3, **overrides):
     config = dataclasses.replace(config, **overrides)
     policy_model, tokenizer = load_policy(config)
     trainer = make_ppo_trainer(config, policy_model, None, tokenizer)
-    from lab_utils.data import build_dataset
-    from lab_utils.reward import load_reward_pipe
-
     reward_fn = make_reward_fn(config, load_reward_pipe(config))
     if reward_fn_wrapper:
         reward_fn = reward_fn_wrapper(reward_fn)
@@ -131,9 +128,6 @@ def test_interrupted_run_resumes_where_it_stopped(config, tmp_path) -> None:
 
     resumed_config = dataclasses.replace(config, output_dir=str(checkpoint))
     policy_model, tokenizer, trainer, state = resume(resumed_config, checkpoint)
-    from lab_utils.data import build_dataset
-    from lab_utils.reward import load_reward_pipe
-
     reward_fn = make_reward_fn(resumed_config, load_reward_pipe(resumed_config))
     history = train(resumed_config, trainer, tokenizer, reward_fn, build_dataset(resumed_config, tokenizer)["train"], num_steps=4, start=state)
     assert history["step"].tolist() == [1, 2, 3, 4]
