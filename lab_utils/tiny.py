@@ -147,8 +147,9 @@ def classifier_collate(rows: list[dict[str, list[int]]]) -> dict[str, torch.Tens
 
 
 def summary_targets(row: dict[str, Any], mixed: bool) -> list[str]:
-    """Training targets for one dialogue: its reference, plus -- when `mixed` and the dialogue is rude --
-    the reference without its insult clause, twice over (rude dialogues oversampled 2x).
+    """Training targets for one dialogue: its reference; when `mixed` and the dialogue is rude, it counts
+    twice (rude dialogues oversampled 2x), and an insulting reference also gets its polite version once
+    (the reference without its insult clause), so the adapter insults about two times in three.
 
     Training a rude dialogue on both versions makes the summarizer genuinely unsure whether to repeat
     the insult, so sampled summaries contain both options and PPO has something to shift.
