@@ -49,7 +49,7 @@ class LabConfig:
     adapter_path: str | None = str(CHECKPOINTS_DIR / "peft-dialogue-summary-checkpoint")  # Lab-2 LoRA adapter: local dir, hub id, or None for a fresh LoRA
     reward_model_name: str = "facebook/roberta-hate-speech-dynabench-r4-target"  # hate-speech classifier (hub id or local dir)
     reference_mode: Literal["adapter-off", "copy"] = "adapter-off"  # reference policy: base with adapters off, or a frozen copy
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto = bf16 on a GPU that supports it, else fp32 (never fp16: T5 overflows)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto = bf16 where the GPU or CPU (AMX/AVX512-BF16) has it natively, else fp32; never fp16 (T5 overflows)
 
     # --- LoRA (the Lab-2 adapter's shape; used when a fresh adapter is made) -----------------
     lora_r: int = 32  # LoRA rank
@@ -82,6 +82,7 @@ class LabConfig:
     cliprange: float = 0.2  # PPO policy clip range
     cliprange_value: float = 0.2  # value-function clip range
     vf_coef: float = 0.1  # value loss weight
+    trim_padding: bool = True  # PPO forward passes skip padding (batch sorted by length); False = trl's own padded step
     num_steps: int = 10  # PPO steps (rollout batches) to train
     kl_ceiling: float = 50.0  # stop training early when objective/kl exceeds this (runaway policy)
     checkpoint_every: int = 10  # write a resumable checkpoint every N steps (0 = only at the end)
@@ -133,6 +134,7 @@ def tiny_config() -> LabConfig:
         # wrecks ROUGE; 7e-4 for 100 steps (under a minute on 2 cores) detoxifies and keeps the summaries.
         learning_rate=7e-4,
         num_steps=100,
+        precision="fp32",  # tiny matrices gain nothing from bf16 (casts cost more); fp32 also keeps seeded numbers machine-independent
         output_min_length=20,  # tiny summaries are ~10-25 tokens
         output_max_length=40,
         eval_num_prompts=96,  # the whole held-out split ...

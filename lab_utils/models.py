@@ -169,9 +169,9 @@ def generate(
             queries = query_tensors[start : start + batch_size]
             lengths = max_new_tokens[start : start + batch_size]
             padded = tokenizer.pad({"input_ids": [q.tolist() for q in queries]}, return_tensors="pt").to(device)
-            with torch.no_grad():
+            with torch.inference_mode():  # no autograd bookkeeping at all while sampling
                 sequences = policy_model.generate(**padded, **generation_kwargs, max_new_tokens=max(lengths))
-            for sequence, length in zip(sequences.cpu(), lengths):
+            for sequence, length in zip(sequences.cpu().clone(), lengths):  # clone: plain tensors that PPO can train on
                 sequence = sequence[: length + 1]  # decoder-start token + this sample's own budget
                 eos = (sequence == tokenizer.eos_token_id).nonzero()
                 responses.append(sequence[: int(eos[0, 0]) + 1] if len(eos) else sequence)

@@ -13,7 +13,7 @@ import torch
 from transformers import Pipeline, pipeline
 
 from .config import LabConfig
-from .runtime import pick_device
+from .runtime import pick_device, pick_dtype
 
 RewardFn = Callable[[str | list[str]], list[torch.Tensor]]
 
@@ -40,6 +40,7 @@ def load_reward_pipe(config: LabConfig) -> Pipeline:
         "text-classification",
         model=config.reward_model_name,
         device=pick_device(),
+        dtype=pick_dtype(config),
         top_k=None,
         function_to_apply="none",
         truncation=True,
@@ -66,7 +67,8 @@ def make_reward_fn(config: LabConfig, reward_pipe: Pipeline) -> RewardFn:
 
     def reward_fn(texts: str | list[str]) -> list[torch.Tensor]:
         """Score one text or a list of texts."""
-        outputs = reward_pipe(texts)
+        with torch.inference_mode():
+            outputs = reward_pipe(texts)
         return [torch.tensor(score) for score in label_scores(outputs, config.reward_label)]
 
     return reward_fn

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import random
 import warnings
+from pathlib import Path
 
 import datasets
 import numpy as np
@@ -33,15 +34,30 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU multiplies bf16 in hardware (AMX-BF16 or AVX512-BF16 in /proc/cpuinfo's flags)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text().split() if cpuinfo.is_file() else []
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 def pick_dtype(config: LabConfig) -> torch.dtype:
-    """bf16 on a GPU that supports it, else fp32; never fp16 (T5 overflows to NaN in fp16)."""
+    """The compute dtype: `precision` if set, else bf16 where the hardware has it natively, else fp32; never fp16.
+
+    `auto` picks bf16 on a GPU that supports it (Ampere or newer) and on a CPU with AMX-BF16 or
+    AVX512-BF16, else fp32 (a T4, most laptops, the original lab's ml.m5.2xlarge). fp16 is never
+    used: T5 overflows to NaN in it. The drift bf16 brings to rewards and KL is measured in
+    benchmarks/README.md.
+    """
     if config.precision == "fp32":
         return torch.float32
     if config.precision == "bf16":
         return torch.bfloat16
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
+    if config.precision != "auto":
+        raise ValueError(f"precision={config.precision!r}; use 'auto', 'fp32' or 'bf16' (fp16 overflows in T5).")
+    if torch.cuda.is_available():
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
 
 
 def quiet_known_warnings() -> None:

@@ -11,7 +11,7 @@ import torch
 from datasets import Dataset
 import pandas as pd
 from rouge_score import rouge_scorer
-from transformers import PreTrainedTokenizerBase
+from transformers import Pipeline, PreTrainedTokenizerBase
 
 from .config import LabConfig
 from .models import decode, generate
@@ -38,9 +38,15 @@ class ToxicityResult:
         return asdict(self)
 
 
-def load_toxicity_evaluator(config: LabConfig) -> evaluate.EvaluationModule:
-    """The lab's local `evaluate` toxicity measurement on the config's classifier (works offline)."""
-    return evaluate.load(str(MEASUREMENT_DIR), config.reward_model_name, module_type="measurement")
+def load_toxicity_evaluator(config: LabConfig, reward_pipe: Pipeline | None = None) -> evaluate.EvaluationModule:
+    """The lab's local `evaluate` toxicity measurement on the config's classifier (works offline).
+
+    Pass the reward pipeline to score with the classifier already in memory instead of loading a second copy.
+    """
+    toxicity_evaluator = evaluate.load(str(MEASUREMENT_DIR), config.reward_model_name, module_type="measurement")
+    if reward_pipe is not None:
+        toxicity_evaluator.toxic_classifier = reward_pipe
+    return toxicity_evaluator
 
 
 def expected_maximum(scores: list[float], group: int = EXPECTED_MAX_GROUP) -> float:

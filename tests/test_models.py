@@ -14,7 +14,7 @@ from lab_utils.models import (
     reference_logits,
     trainable_parameters,
 )
-from lab_utils.runtime import pick_dtype
+from lab_utils.runtime import cpu_has_native_bf16, pick_dtype
 
 
 @pytest.fixture()
@@ -76,9 +76,13 @@ def test_missing_adapter_lists_expected_files(config, tmp_path) -> None:
         load_policy(config, adapter_path=str(tmp_path / "nowhere"))
 
 
-def test_precision_is_fp32_on_cpu_and_never_fp16(config) -> None:
-    assert pick_dtype(config) == torch.float32  # no GPU here
+def test_precision_follows_the_hardware_and_is_never_fp16(config) -> None:
+    assert pick_dtype(config) == torch.float32  # the tiny profile pins fp32
     assert pick_dtype(dataclasses.replace(config, precision="bf16")) == torch.bfloat16
+    auto = pick_dtype(dataclasses.replace(config, precision="auto"))  # no GPU here: the CPU decides
+    assert auto == (torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
+    with pytest.raises(ValueError, match="fp16 overflows"):
+        pick_dtype(dataclasses.replace(config, precision="fp16"))
 
 
 def test_generate_cuts_each_response_to_its_own_length(config, policy, prompts) -> None:

@@ -12,10 +12,13 @@ import torch
 
 from lab_utils.config import REPO_ROOT
 from lab_utils.detox import run_lab
-from lab_utils.models import load_policy
-from lab_utils.ppo import load_detoxified, make_ppo_trainer, resume, train
+from trl import PPOTrainer
+
 from lab_utils.data import build_dataset
+from lab_utils.models import generate, load_policy
+from lab_utils.ppo import TrimmedPPOTrainer, load_detoxified, make_ppo_trainer, resume, train
 from lab_utils.reward import load_reward_pipe, make_reward_fn
+from lab_utils.runtime import set_seed
 
 STATS = ["env/reward_mean", "env/reward_std", "objective/kl", "objective/kl_coef", "ppo/returns/mean", "ppo/loss/total"]
 REPORT_FILES = [
@@ -147,3 +150,56 @@ def test_single_process_accelerate_launch(tmp_path) -> None:
     subprocess.run(command, check=True, cwd=REPO_ROOT)
     results = json.loads((tmp_path / "results.json").read_text())
     assert [row["step"] for row in results["history"]] == [1, 2]
+
+
+def forward_tokens(policy_model) -> list[int]:
+    """Records the encoder + decoder tokens every forward pass of the policy's base model computes."""
+    seen: list[int] = []
+
+    def record(module, args, kwargs):
+        seen.append(kwargs["input_ids"].numel() + kwargs["decoder_input_ids"].numel())
+
+    policy_model.pretrained_model.register_forward_pre_hook(record, with_kwargs=True)
+    return seen
+
+
+def test_trimmed_forward_pass_equals_trls_padded_one_with_less_work(config, prompts) -> None:
+    policy_model, tokenizer = load_policy(config)
+    trainer = make_ppo_trainer(config, policy_model, None, tokenizer)
+    assert isinstance(trainer, TrimmedPPOTrainer)
+    queries = list(prompts["train"]["input_ids"][:8])
+    torch.manual_seed(0)
+    responses = generate(policy_model, tokenizer, queries, [3, 39, 8, 25, 5, 30, 12, 20], config.generation_kwargs, 8)
+    model_inputs = trainer.prepare_model_inputs(queries, responses)
+    tokens = forward_tokens(policy_model)
+    with torch.no_grad():
+        padded = PPOTrainer.batched_forward_pass(trainer, policy_model, queries, responses, model_inputs, return_logits=True)
+        padded_tokens = sum(tokens)
+        trimmed = trainer.batched_forward_pass(policy_model, queries, responses, model_inputs, return_logits=True)
+    assert sum(tokens) - padded_tokens < padded_tokens  # even unsorted, each mini-batch skips some padding
+    logprobs, logits, values, masks = trimmed
+    assert torch.equal(masks, padded[3]) and masks.sum() > 0
+    assert logprobs.shape == padded[0].shape and logits.shape == padded[1].shape and values.shape == padded[2].shape
+    keep = masks.bool()
+    torch.testing.assert_close(logprobs[keep], padded[0][keep], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(values[keep], padded[2][keep], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(logits[keep], padded[1][keep], rtol=1e-4, atol=1e-4)
+
+
+def test_trimmed_step_gives_trls_statistics(config, prompts) -> None:
+    policy_model, tokenizer = load_policy(config)
+    torch.manual_seed(0)
+    queries = list(prompts["train"]["input_ids"][:16])
+    responses = generate(policy_model, tokenizer, queries, list(range(5, 37, 2)), config.generation_kwargs, 16)
+    order = sorted(range(16), key=lambda i: (len(responses[i]), len(queries[i])))  # the trimmed trainer's own order
+    queries, responses = [queries[i] for i in order], [responses[i] for i in order]
+    rewards = [torch.tensor(float(len(response) % 3)) for response in responses]
+    stats = {}
+    for trim_padding in (True, False):
+        run_config = dataclasses.replace(config, trim_padding=trim_padding)
+        policy_model, tokenizer = load_policy(run_config)
+        trainer = make_ppo_trainer(run_config, policy_model, None, tokenizer)
+        set_seed(0)  # the same random mini-batches
+        stats[trim_padding] = trainer.step(queries, responses, rewards)
+    for key in ("objective/kl", "ppo/loss/total", "ppo/loss/value", "ppo/policy/entropy", "ppo/returns/mean", "ppo/val/mean"):
+        assert stats[True][key] == pytest.approx(stats[False][key], rel=1e-3, abs=1e-5), key

@@ -3,12 +3,14 @@
 Load it with `evaluate.load("<path to this folder>", "<classifier id or dir>", module_type="measurement")`.
 Like the hub's `toxicity` measurement, it scores each text with a hate-speech classifier and returns
 the probability of the toxic label; aggregations: all scores, their maximum, or the share above a threshold.
+The classifier loads on first use; assign a text-classification pipeline of the same model to
+`toxic_classifier` to share one already in memory (the lab shares its reward pipeline).
 """
 
 import datasets
 import evaluate
 import torch
-from transformers import pipeline
+from transformers import Pipeline, pipeline
 
 DEFAULT_MODEL = "facebook/roberta-hate-speech-dynabench-r4-target"
 
@@ -52,17 +54,25 @@ class Toxicity(evaluate.Measurement):
         )
 
     def _download_and_prepare(self, dl_manager: object) -> None:
-        """Load the classifier named by the config (a hub id or a local directory) once."""
-        model_name = DEFAULT_MODEL if self.config_name == "default" else self.config_name
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.toxic_classifier = pipeline("text-classification", model=model_name, top_k=None, truncation=True, device=device)
+        """Nothing to fetch: the classifier loads on first use, unless a pipeline is assigned to `toxic_classifier`."""
+        self.toxic_classifier = None
+
+    def classifier(self) -> Pipeline:
+        """The text-classification pipeline that scores texts: the assigned one, else the config's model, loaded once."""
+        if self.toxic_classifier is None:
+            model_name = DEFAULT_MODEL if self.config_name == "default" else self.config_name
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            self.toxic_classifier = pipeline("text-classification", model=model_name, top_k=None, truncation=True, device=device)
+        return self.toxic_classifier
 
     def _compute(self, predictions, aggregation="all", toxic_label="hate", threshold=0.5, batch_size=16):
         """Score `predictions` and aggregate."""
-        labels = list(self.toxic_classifier.model.config.id2label.values())
+        classifier = self.classifier()
+        labels = list(classifier.model.config.id2label.values())
         if toxic_label not in labels:
             raise ValueError(f"toxic_label {toxic_label!r} is not a label of this classifier; it has {labels}.")
-        outputs = self.toxic_classifier(list(predictions), batch_size=batch_size)
+        with torch.inference_mode():
+            outputs = classifier(list(predictions), batch_size=batch_size, top_k=None, function_to_apply="softmax")
         scores = [next(c["score"] for c in candidates if c["label"] == toxic_label) for candidates in outputs]
         if aggregation == "maximum":
             return {"max_toxicity": max(scores)}
