@@ -39,6 +39,8 @@ def forward_flops(params: dict[str, int], encoder_tokens: int, decoder_tokens: i
     return 2.0 * (params["encoder"] * encoder_tokens + params["decoder"] * decoder_tokens)
 
 
-def step_flops(params: dict[str, int], encoder_tokens: int, decoder_tokens: int, ppo_epochs: int) -> float:
-    """One `PPOTrainer.step`: policy + reference forward passes (no grad), then `ppo_epochs` forward+backward (3x) passes."""
-    return (2 + 3 * ppo_epochs) * forward_flops(params, encoder_tokens, decoder_tokens)
+def step_flops(params: dict[str, int], tokens: dict[str, float]) -> float:
+    """One `PPOTrainer.step` from the tokens its forward passes computed: no-grad passes 1x, forward+backward 3x."""
+    no_grad = forward_flops(params, tokens["no_grad_encoder_tokens"], tokens["no_grad_decoder_tokens"])
+    grad = forward_flops(params, tokens["grad_encoder_tokens"], tokens["grad_decoder_tokens"])
+    return no_grad + 3 * grad

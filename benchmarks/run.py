@@ -115,27 +115,42 @@ def markdown(args: argparse.Namespace, host: dict[str, Any], results: dict[str, 
         median = result["median"]
         other = max(0.0, median["step"] - sum(median[timer] for timer in IN_STEP))
         lines.append(f"| {name} | {' | '.join(fmt(median[timer]) for timer in IN_STEP)} | {fmt(other)} |")
-    median = results["lab"]["median"]
     lines += [
         "",
         f"Toxicity evaluation of 32 prompts × 40 new tokens: one-by-one (course) {fmt(rows['original']['eval_seconds'])} s, "
-        f"batched (`evaluate_toxicity`) {fmt(rows['lab']['eval_seconds'])} s ({ratios['eval_seconds']:.2f}×).",
+        f"batched (`evaluate_toxicity`) {fmt(rows['lab']['eval_seconds'])} s ({ratios['eval_seconds']:.2f}×); "
+        f"peak RSS after it: {results['original']['eval_peak_rss_mb']:.0f} MB (course, second classifier) vs "
+        f"{results['lab']['eval_peak_rss_mb']:.0f} MB (lab, shares the reward pipeline).",
         "",
-        f"Tokens per step (median, lab): encoder {median['encoder_tokens']:.0f} padded / {median['useful_encoder_tokens']:.0f} real, "
-        f"decoder {median['decoder_tokens']:.0f} padded / {median['useful_decoder_tokens']:.0f} real; "
-        f"{median['step_gflops']:.1f} GFLOP per step() by the README's formula.",
+        "Tokens `step()` computed (median; encoder / decoder, padding included) and its FLOPs by the formula above:",
+        "",
+        "| variant | no-grad passes (policy + reference) | forward + backward passes | real tokens in the batch | GFLOP |",
+        "|---|---|---|---|---|",
     ]
+    for name, result in results.items():
+        median = result["median"]
+        pairs = [f"{median[f'{kind}_encoder_tokens']:.0f} / {median[f'{kind}_decoder_tokens']:.0f}" for kind in ("no_grad", "grad", "real")]
+        lines.append(f"| {name} | {' | '.join(pairs)} | {median['step_gflops']:.1f} |")
     return "\n".join(lines)
 
 
-def levers_markdown(levers: dict[str, float]) -> str:
-    """The levers as a markdown table: seconds, and the ratio to the first (baseline) entry of the same phase."""
+def levers_markdown(levers: dict[str, dict[str, float]]) -> str:
+    """The levers as markdown: seconds and the ratio to the first (baseline) entry of each phase; then bf16's drift."""
     lines = ["Levers, one at a time on the lab_utils path (median s; ratio to the phase's first row):", "", "| phase | variant | s | ratio |", "|---|---|---|---|"]
     baselines: dict[str, float] = {}
-    for name, value in levers.items():
+    for name, value in levers["timings"].items():
         phase, variant = name.split(" | ")
         baseline = baselines.setdefault(phase, value)
         lines.append(f"| {phase} | {variant} | {fmt(value)} | {value / baseline:.2f}× |")
+    drift = levers.get("drift")
+    if drift:
+        lines += [
+            "",
+            f"bf16 against fp32 on the same 16 responses: reward (nothate logit) |Δ| mean {drift['reward_abs_diff_mean']:.4f}, "
+            f"max {drift['reward_abs_diff_max']:.4f} (fp32 rewards' std {drift['reward_std_fp32']:.4f}); per-sample KL "
+            f"{drift['kl_mean_fp32']:.3f} (fp32) vs {drift['kl_mean_bf16']:.3f} (bf16) nats, |Δ| mean {drift['kl_abs_diff_mean']:.3f}, "
+            f"max {drift['kl_abs_diff_max']:.3f}.",
+        ]
     return "\n".join(lines)
 
 

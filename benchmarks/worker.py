@@ -21,7 +21,7 @@ import datasets
 import evaluate
 import numpy as np
 import torch
-from transformers import PreTrainedTokenizerBase
+from transformers import Pipeline, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 from trl import AutoModelForSeq2SeqLMWithValueHead, PPOTrainer
 
@@ -47,6 +47,7 @@ class Bench:
     policy_model: AutoModelForSeq2SeqLMWithValueHead
     tokenizer: PreTrainedTokenizerBase
     trainer: PPOTrainer
+    reward_pipe: Pipeline
     reward_fn: RewardFn
     prompts: datasets.DatasetDict
 
@@ -92,13 +93,15 @@ class Variant:
 
     reference_mode: str  # LabConfig.reference_mode
     score_target: str  # LabConfig.score_target
+    trim_padding: bool  # LabConfig.trim_padding: trl's padded step, or the lab's trimmed one
+    share_classifier: bool  # the toxicity evaluator scores with the reward pipeline instead of loading its own
     rollout: Rollout
     evaluate: Callable[[Bench, evaluate.EvaluationModule], None]
 
 
 VARIANTS = {
-    "original": Variant("copy", "query+response", per_sample_rollout, one_by_one_eval),
-    "lab": Variant("adapter-off", "response", batched_rollout, batched_eval),
+    "original": Variant("copy", "query+response", False, False, per_sample_rollout, one_by_one_eval),
+    "lab": Variant("adapter-off", "response", True, True, batched_rollout, batched_eval),
 }
 
 
@@ -117,7 +120,9 @@ def peak_rss_mb() -> float:
 
 def load_bench(shape: str, dtype: str, variant: Variant) -> Bench:
     """Policy, reference (per the variant), trainer, reward function and prompts of a shape, at `dtype`."""
-    config = dataclasses.replace(bench_config(shape, dtype), reference_mode=variant.reference_mode, score_target=variant.score_target)
+    config = dataclasses.replace(
+        bench_config(shape, dtype), reference_mode=variant.reference_mode, score_target=variant.score_target, trim_padding=variant.trim_padding
+    )
     set_seed(config.seed)
     policy_model, tokenizer = load_policy(config)
     if shape != "tiny":
@@ -126,9 +131,8 @@ def load_bench(shape: str, dtype: str, variant: Variant) -> Bench:
         config, generation_kwargs=exact_length_kwargs(config, tokenizer, policy_model.pretrained_model.config.vocab_size)
     )
     trainer = make_ppo_trainer(config, policy_model, load_reference(config, policy_model), tokenizer)
-    reward_pipe = load_reward_pipe(config)
-    reward_pipe.model.to(DTYPES[dtype])
-    return Bench(config, policy_model, tokenizer, trainer, make_reward_fn(config, reward_pipe), build_dataset(config, tokenizer))
+    reward_pipe = load_reward_pipe(config)  # at the config's precision, like the policy
+    return Bench(config, policy_model, tokenizer, trainer, reward_pipe, make_reward_fn(config, reward_pipe), build_dataset(config, tokenizer))
 
 
 def draw_lengths(config: LabConfig, num_steps: int) -> list[list[int]]:
@@ -144,8 +148,28 @@ def prompt_digest(bench: Bench, step: int) -> str:
     return hashlib.sha1(str([q.tolist() for q in batch["input_ids"]]).encode()).hexdigest()[:12]
 
 
+class TokenCounter:
+    """Counts the encoder and decoder tokens the policy's forward passes compute, with and without gradients."""
+
+    def __init__(self, policy_model: AutoModelForSeq2SeqLMWithValueHead) -> None:
+        self.counts = {"no_grad": [0, 0], "grad": [0, 0]}
+        self.handle = policy_model.pretrained_model.register_forward_pre_hook(self.record, with_kwargs=True)
+
+    def record(self, module: torch.nn.Module, args: tuple, kwargs: dict[str, Any]) -> None:
+        """Add one forward pass's (padded) encoder and decoder tokens."""
+        counts = self.counts["grad" if torch.is_grad_enabled() else "no_grad"]
+        counts[0] += kwargs["input_ids"].numel()
+        counts[1] += kwargs["decoder_input_ids"].numel()
+
+    def __enter__(self) -> "TokenCounter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.remove()
+
+
 def ppo_step(bench: Bench, variant: Variant, step: int, lengths: list[int]) -> dict[str, float]:
-    """One timed PPO step: rollout (with decoding), reward, `trainer.step`; plus the step's padded token counts."""
+    """One timed PPO step: rollout (with decoding), reward, `trainer.step`; plus the tokens step() computed."""
     config = bench.config
     batch = batch_for_step(bench.prompts["train"], step, config.batch_size, config.seed)
     queries = batch["input_ids"]
@@ -155,7 +179,8 @@ def ppo_step(bench: Bench, variant: Variant, step: int, lengths: list[int]) -> d
     generated = time.perf_counter()
     rewards = bench.reward_fn(scored_texts(config, batch["query"], texts))
     scored = time.perf_counter()
-    stats = bench.trainer.step(queries, responses, rewards)
+    with TokenCounter(bench.policy_model) as counter:
+        stats = bench.trainer.step(queries, responses, rewards)
     done = time.perf_counter()
     return {
         "generate": generated - began,
@@ -163,10 +188,9 @@ def ppo_step(bench: Bench, variant: Variant, step: int, lengths: list[int]) -> d
         "step": done - scored,
         "total": done - began,
         **{timer: float(stats[f"time/ppo/{timer}"]) for timer in TRL_TIMERS},
-        "encoder_tokens": len(queries) * max(len(q) for q in queries),  # trl pads the whole batch
-        "decoder_tokens": len(responses) * max(len(r) for r in responses),
-        "useful_encoder_tokens": sum(len(q) for q in queries),
-        "useful_decoder_tokens": sum(len(r) for r in responses),
+        **{f"{kind}_{side}_tokens": counter.counts[kind][i] for kind in counter.counts for i, side in enumerate(("encoder", "decoder"))},
+        "real_encoder_tokens": sum(len(q) for q in queries),
+        "real_decoder_tokens": sum(len(r) for r in responses),
     }
 
 
@@ -181,10 +205,11 @@ def time_variant(shape: str, dtype: str, steps: int, name: str) -> dict[str, Any
     ppo_peak = peak_rss_mb()
     params = matmul_params(bench.policy_model)
     for row in rows:
-        row["step_gflops"] = step_flops(params, row["encoder_tokens"], row["decoder_tokens"], bench.config.ppo_epochs) / 1e9
+        row["step_gflops"] = step_flops(params, row) / 1e9
         row["step_gflop_per_s"] = row["step_gflops"] / row["step"]
-    evaluator = load_toxicity_evaluator(bench.config)
-    evaluator.toxic_classifier.model.to(DTYPES[dtype])
+    evaluator = load_toxicity_evaluator(bench.config, bench.reward_pipe if variant.share_classifier else None)
+    if not variant.share_classifier:  # the course loaded a second classifier; at the same dtype here
+        evaluator.classifier().model.to(DTYPES[dtype])
     began = time.perf_counter()
     variant.evaluate(bench, evaluator)
     eval_seconds = time.perf_counter() - began
@@ -197,7 +222,7 @@ def time_variant(shape: str, dtype: str, steps: int, name: str) -> dict[str, Any
         "prompt_digests": digests,
         "peak_rss_mb": ppo_peak,
         "load_peak_rss_mb": load_peak,
-        "eval_peak_rss_mb": peak_rss_mb(),  # after loading the toxicity evaluator (a second classifier) and evaluating
+        "eval_peak_rss_mb": peak_rss_mb(),  # after loading the toxicity evaluator (original: a second classifier) and evaluating
         "eval_seconds": eval_seconds,
         "matmul_params": params,
         "torch_threads": torch.get_num_threads(),
