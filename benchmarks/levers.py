@@ -7,7 +7,6 @@ precision check: how far bf16 moves the rewards and the per-sample KL from fp32 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import statistics
@@ -17,9 +16,10 @@ from functools import partial
 from typing import Callable
 
 import torch
+from peft import get_peft_model_state_dict, set_peft_model_state_dict
 from trl import AutoModelForSeq2SeqLMWithValueHead, PPOTrainer
 
-from lab_utils.models import decode, generate, model_device
+from lab_utils.models import decode, generate, load_policy, model_device
 from lab_utils.ppo import batch_for_step, make_ppo_trainer
 from lab_utils.reward import load_reward_pipe, make_reward_fn
 from worker import VARIANTS, Bench, draw_lengths, load_bench, parse_worker_args, per_sample_rollout
@@ -110,8 +110,11 @@ def precision_drift(bench: Bench, step: int, lengths: list[int], perturb: bool) 
     bf16_config = dataclasses.replace(config, precision="bf16")
     rewards = torch.stack(bench.reward_fn(texts)).float()
     bf16_rewards = torch.stack(make_reward_fn(bf16_config, load_reward_pipe(bf16_config))(texts)).float()
+    bf16_policy, _ = load_policy(bf16_config)  # as the lab loads it: bf16 base, fp32 LoRA and value head
+    set_peft_model_state_dict(bf16_policy.pretrained_model, get_peft_model_state_dict(policy_model.pretrained_model))
+    bf16_policy.v_head.load_state_dict(policy_model.v_head.state_dict())
     kl = sample_kl(bench.trainer, policy_model, queries, responses)
-    bf16_kl = sample_kl(bench.trainer, copy.deepcopy(policy_model).to(torch.bfloat16), queries, responses)
+    bf16_kl = sample_kl(bench.trainer, bf16_policy, queries, responses)
     return {
         "reward_std_fp32": float(rewards.std()),
         "reward_abs_diff_mean": float((bf16_rewards - rewards).abs().mean()),

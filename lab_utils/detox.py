@@ -41,8 +41,9 @@ def run_lab(config: LabConfig, out_dir: str | Path) -> dict[str, Any]:
     ref_model = load_reference(config, policy_model)
     prompts = build_dataset(config, tokenizer)
     print(f"prompts: {len(prompts['train'])} train / {len(prompts['test'])} test")
-    reward_fn = make_reward_fn(config, load_reward_pipe(config))
-    toxicity_evaluator = load_toxicity_evaluator(config)
+    reward_pipe = load_reward_pipe(config)
+    reward_fn = make_reward_fn(config, reward_pipe)
+    toxicity_evaluator = load_toxicity_evaluator(config, reward_pipe)
 
     before = evaluate_toxicity(config, policy_model, tokenizer, prompts["test"], toxicity_evaluator)
     ppo_trainer = make_ppo_trainer(config, policy_model, ref_model, tokenizer)

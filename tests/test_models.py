@@ -14,7 +14,8 @@ from lab_utils.models import (
     reference_logits,
     trainable_parameters,
 )
-from lab_utils.runtime import cpu_has_native_bf16, pick_dtype
+from lab_utils.reward import load_reward_pipe, make_reward_fn
+from lab_utils.runtime import BF16_KL_TOLERANCE, BF16_REWARD_TOLERANCE, cpu_has_native_bf16, pick_dtype
 
 
 @pytest.fixture()
@@ -117,3 +118,45 @@ def test_a_tied_lm_head_is_refused_when_the_checkpoint_has_its_own(config, tmp_p
         check_untied_lm_head(model, str(tmp_path))
     model.lm_head.weight = torch.nn.Parameter(model.lm_head.weight.detach().clone())
     check_untied_lm_head(model, str(tmp_path))  # untied by hand: fine
+
+
+def sample_kl(policy_model, queries: list, responses: list) -> torch.Tensor:
+    """Per-sample KL estimate as trl computes it: sum over a sampled response of log p_policy - log p_reference."""
+    kls = []
+    for query, response in zip(queries, responses):
+        inputs = {"input_ids": query.unsqueeze(0), "decoder_input_ids": response[:-1].unsqueeze(0)}
+        with torch.no_grad():
+            policy_logits, _, _ = policy_model.eval()(**inputs)
+        ref_logits = reference_logits(policy_model, None, **inputs)
+        tokens = response[1:].view(1, -1, 1)
+        logprobs = [torch.log_softmax(logits.float(), -1).gather(-1, tokens) for logits in (policy_logits, ref_logits)]
+        kls.append(float((logprobs[0] - logprobs[1]).sum()))
+    return torch.tensor(kls)
+
+
+def moved(policy_model):
+    """The policy after PPO has moved it: seeded noise on its LoRA B matrices (the same in fp32 and bf16)."""
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, parameter in policy_model.named_parameters():
+            if "lora_B" in name:
+                parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.05)
+    return policy_model
+
+
+def test_bf16_stays_within_the_stated_tolerance_of_fp32(config, prompts, reward_pipe) -> None:
+    bf16_config = dataclasses.replace(config, precision="bf16")
+    rows = prompts["test"].select(range(16))
+    texts = list(rows["summary"])  # the reference summaries: polite and insulting ones
+    rewards = torch.stack(make_reward_fn(config, reward_pipe)(texts))
+    bf16_rewards = torch.stack(make_reward_fn(bf16_config, load_reward_pipe(bf16_config))(texts))
+    assert bf16_rewards.std() > 1.0  # the texts really differ in reward
+    assert (bf16_rewards - rewards).abs().max() <= BF16_REWARD_TOLERANCE
+    policy_model, tokenizer = load_policy(config)
+    queries = list(rows["input_ids"])
+    torch.manual_seed(0)
+    responses = generate(moved(policy_model), tokenizer, queries, [30] * 16, config.generation_kwargs, 16)
+    kl = sample_kl(policy_model, queries, responses)
+    bf16_kl = sample_kl(moved(load_policy(bf16_config)[0]), queries, responses)
+    assert kl.mean() > 0.5  # a real distance to the reference
+    assert abs(bf16_kl.mean() - kl.mean()) <= BF16_KL_TOLERANCE * kl.mean()

@@ -56,3 +56,13 @@ def test_rouge_scores() -> None:
     assert same == {"rouge1": 1.0, "rouge2": 1.0, "rougeL": 1.0}
     partial = rouge_scores(["a table for four"], ["a table for two"])
     assert 0 < partial["rougeL"] < 1
+
+
+def test_evaluator_can_share_the_reward_pipeline(config, reward_pipe, toxicity_evaluator) -> None:
+    texts = ["#Person1# calls #Person2# a stupid clown and asks for the bill.", "#Person1# asks #Person2# for the bill."]
+    own = toxicity_evaluator.compute(predictions=texts, toxic_label="hate")["toxicity"]
+    shared = load_toxicity_evaluator(config, reward_pipe)
+    assert shared.toxic_classifier is reward_pipe  # one classifier in memory, not two
+    assert shared.compute(predictions=texts, toxic_label="hate")["toxicity"] == pytest.approx(own, abs=1e-6)
+    logits = reward_pipe(texts[0])  # the reward pipeline still returns raw logits afterwards
+    assert any(candidate["score"] > 1.0 or candidate["score"] < 0.0 for candidate in logits)
