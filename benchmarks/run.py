@@ -57,6 +57,7 @@ def machine(args: argparse.Namespace) -> dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     return {
+        "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "cpu": model.group(1).strip() if model else "unknown",
         "cores": os.cpu_count(),
         "torch": importlib.metadata.version("torch"),
@@ -94,7 +95,7 @@ def markdown(args: argparse.Namespace, host: dict[str, Any], results: dict[str, 
     rows, ratios = summary["rows"], summary["ratios"]
     peaks, knobs = host["matmul_peak_gflop_per_s"], results["lab"]["config"]
     lines = [
-        f"**{args.shape}, {args.dtype}** — {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}; "
+        f"**{args.shape}, {args.dtype}** — {host['date']}; "
         f"`{' '.join(['python benchmarks/run.py', *map(shlex.quote, sys.argv[1:])])}`",
         "",
         f"Machine: {host['cpu']}, {host['cores']} cores, torch {host['torch']} (threads: {host['threads']}), "
