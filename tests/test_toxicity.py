@@ -64,5 +64,5 @@ def test_evaluator_can_share_the_reward_pipeline(config, reward_pipe, toxicity_e
     shared = load_toxicity_evaluator(config, reward_pipe)
     assert shared.toxic_classifier is reward_pipe  # one classifier in memory, not two
     assert shared.compute(predictions=texts, toxic_label="hate")["toxicity"] == pytest.approx(own, abs=1e-6)
-    logits = reward_pipe(texts[0])  # the reward pipeline still returns raw logits afterwards
+    logits = reward_pipe(texts)[0]  # the reward pipeline still returns raw logits afterwards
     assert any(candidate["score"] > 1.0 or candidate["score"] < 0.0 for candidate in logits)
