@@ -134,7 +134,7 @@ def tiny_config() -> LabConfig:
         # wrecks ROUGE; 7e-4 for 100 steps (under a minute on 2 cores) detoxifies and keeps the summaries.
         learning_rate=7e-4,
         num_steps=100,
-        precision="fp32",  # tiny matrices gain nothing from bf16 (casts cost more); fp32 also keeps seeded numbers machine-independent
+        precision="fp32",  # tiny matrices gain nothing from bf16 (casts cost more); fp32 also keeps the seeded numbers independent of bf16 support
         output_min_length=20,  # tiny summaries are ~10-25 tokens
         output_max_length=40,
         eval_num_prompts=96,  # the whole held-out split ...
