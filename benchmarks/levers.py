@@ -17,10 +17,10 @@ from typing import Callable
 
 import torch
 from peft import get_peft_model_state_dict, set_peft_model_state_dict
-from trl import AutoModelForSeq2SeqLMWithValueHead, PPOTrainer
+from trl import PPOTrainer
 
 from lab_utils.models import decode, generate, load_policy, model_device
-from lab_utils.ppo import batch_for_step, make_ppo_trainer
+from lab_utils.ppo import batch_for_step, make_ppo_trainer, sample_kl
 from lab_utils.reward import load_reward_pipe, make_reward_fn
 from worker import VARIANTS, Bench, draw_lengths, load_bench, parse_worker_args, per_sample_rollout
 
@@ -83,16 +83,6 @@ def lever_timings(bench: Bench, padded_trainer: PPOTrainer, step: int, lengths: 
         "step() | trl's step, whole batch padded once": seconds(lambda: padded_trainer.step(queries, responses, rewards)),
         "step() | lab's, under bf16 autocast": seconds(lambda: bench.trainer.step(queries, responses, rewards), bf16()),
     }
-
-
-def sample_kl(trainer: PPOTrainer, policy_model: AutoModelForSeq2SeqLMWithValueHead, queries: list[torch.Tensor], responses: list[torch.Tensor]) -> torch.Tensor:
-    """Per-sample KL estimate trl penalises: the sum over response tokens of log p_policy - log p_reference."""
-    inputs = trainer.prepare_model_inputs(queries, responses)
-    with torch.inference_mode():
-        logprobs, _, _, masks = trainer.batched_forward_pass(policy_model, queries, responses, inputs)
-        with policy_model.pretrained_model.disable_adapter():
-            ref_logprobs, _, _, _ = trainer.batched_forward_pass(policy_model, queries, responses, inputs)
-    return ((logprobs - ref_logprobs) * masks).sum(1).float()
 
 
 def precision_drift(bench: Bench, step: int, lengths: list[int], perturb: bool) -> dict[str, float]:

@@ -110,6 +110,18 @@ def pad_width(tensor: torch.Tensor, width: int) -> torch.Tensor:
     return F.pad(tensor, (0, 0) * (tensor.dim() - 2) + (0, missing)) if missing else tensor
 
 
+def sample_kl(
+    trainer: PPOTrainer, policy_model: AutoModelForSeq2SeqLMWithValueHead, queries: list[torch.Tensor], responses: list[torch.Tensor]
+) -> torch.Tensor:
+    """Per-sample KL estimate trl penalises: the sum over response tokens of log p_policy - log p_reference."""
+    inputs = trainer.prepare_model_inputs(queries, responses)
+    with torch.inference_mode():
+        logprobs, _, _, masks = trainer.batched_forward_pass(policy_model, queries, responses, inputs)
+        with policy_model.pretrained_model.disable_adapter():
+            ref_logprobs, _, _, _ = trainer.batched_forward_pass(policy_model, queries, responses, inputs)
+    return ((logprobs - ref_logprobs) * masks).sum(1).float()
+
+
 def make_ppo_trainer(
     config: LabConfig,
     policy_model: AutoModelForSeq2SeqLMWithValueHead,

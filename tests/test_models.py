@@ -14,6 +14,7 @@ from lab_utils.models import (
     reference_logits,
     trainable_parameters,
 )
+from lab_utils.ppo import make_ppo_trainer, sample_kl
 from lab_utils.reward import load_reward_pipe, make_reward_fn
 from lab_utils.runtime import BF16_KL_TOLERANCE, BF16_REWARD_TOLERANCE, cpu_has_native_bf16, pick_dtype
 
@@ -120,20 +121,6 @@ def test_a_tied_lm_head_is_refused_when_the_checkpoint_has_its_own(config, tmp_p
     check_untied_lm_head(model, str(tmp_path))  # untied by hand: fine
 
 
-def sample_kl(policy_model, queries: list, responses: list) -> torch.Tensor:
-    """Per-sample KL estimate as trl computes it: sum over a sampled response of log p_policy - log p_reference."""
-    kls = []
-    for query, response in zip(queries, responses):
-        inputs = {"input_ids": query.unsqueeze(0), "decoder_input_ids": response[:-1].unsqueeze(0)}
-        with torch.no_grad():
-            policy_logits, _, _ = policy_model.eval()(**inputs)
-        ref_logits = reference_logits(policy_model, None, **inputs)
-        tokens = response[1:].view(1, -1, 1)
-        logprobs = [torch.log_softmax(logits.float(), -1).gather(-1, tokens) for logits in (policy_logits, ref_logits)]
-        kls.append(float((logprobs[0] - logprobs[1]).sum()))
-    return torch.tensor(kls)
-
-
 def moved(policy_model):
     """The policy after PPO has moved it: seeded noise on its LoRA B matrices (the same in fp32 and bf16)."""
     generator = torch.Generator().manual_seed(0)
@@ -156,7 +143,8 @@ def test_bf16_stays_within_the_stated_tolerance_of_fp32(config, prompts, reward_
     queries = list(rows["input_ids"])
     torch.manual_seed(0)
     responses = generate(moved(policy_model), tokenizer, queries, [30] * 16, config.generation_kwargs, 16)
-    kl = sample_kl(policy_model, queries, responses)
-    bf16_kl = sample_kl(moved(load_policy(bf16_config)[0]), queries, responses)
+    trainer = make_ppo_trainer(config, policy_model, None, tokenizer)
+    kl = sample_kl(trainer, policy_model, queries, responses)
+    bf16_kl = sample_kl(trainer, moved(load_policy(bf16_config)[0]), queries, responses)
     assert kl.mean() > 0.5  # a real distance to the reference
     assert abs(bf16_kl.mean() - kl.mean()) <= BF16_KL_TOLERANCE * kl.mean()
