@@ -1,45 +1,116 @@
-"""The embedded data sets and build_dataset: schema, bounds, prompt text, split, bad input."""
+"""The embedded data sets, their composer (world.json -> JSONL) and build_dataset: schema, bounds, split, bad input."""
 
 import dataclasses
 import json
 import math
+import re
 
 import pytest
 from datasets import Dataset
 
+from lab_utils import tiny
 from lab_utils.config import PROMPT_TEMPLATE
+from lab_utils.errors import DataError
 from lab_utils.data import build_dataset, collator, drop_bad_dialogues, load_dialogues, tokenize_prompt
 from lab_utils.tiny import DIALOGUES_FILE, LABELLED_FILE
+from lab_utils.tiny_data import compose
+from lab_utils.tiny_data.compose import has_insult
 
-INSULTS = ("idiot", "stupid", "useless", "moron", "clown", "fool", "pathetic", "dumb", "lazy", "worthless", "loser")
+TURN_RE = re.compile(r"^#Person([12])#: \S")
+HOLE_RE = re.compile(r"\{(\w+)\}")
 
 
 def rows(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+def test_compose_regenerates_the_committed_files_byte_for_byte() -> None:
+    dialogues, labelled = compose.compose()
+    assert compose.to_jsonl(dialogues).encode() == DIALOGUES_FILE.read_bytes()
+    assert compose.to_jsonl(labelled).encode() == LABELLED_FILE.read_bytes()
+    texts = [f"{r['dialogue']} {r['summary']} {r['topic']}" for r in dialogues] + [r["text"] for r in labelled]
+    assert len(compose.vocabulary(texts)) < 1500  # a small corpus, so the tiny word-level tokenizer stays small
+
+
+def test_has_insult_reads_the_lexicon_of_world_json() -> None:
+    world = json.loads(compose.WORLD_FILE.read_text())
+    lexicon = set(world["insults"]["adjectives"]) | set(world["insults"]["nouns"])
+    assert compose.INSULT_WORDS == lexicon and len(lexicon) == 13
+    assert tiny.has_insult is has_insult  # the tiny build finds rude dialogues with the same lexicon
+    assert all(has_insult(f"You are so {word.upper()}.") for word in lexicon)
+    assert has_insult("an idiotic plan")  # substrings count: the strictest reading
+    assert not has_insult("#Person1# thanks #Person2# for a lovely dinner.")
+
+
+def test_world_templates_cover_every_topic_with_known_slots() -> None:
+    templates = compose.TEMPLATES
+    topics = sorted({t.topic for t in templates})
+    assert len(topics) >= 24 and sorted(compose.TOPIC_PHRASES) == topics
+    assert all(2 <= sum(t.topic == topic for t in templates) <= 3 for topic in topics)
+    assert len({t.key for t in templates}) == len(templates)
+    rude_templates = [t for t in templates if t.rude is not None]
+    assert {t.topic for t in rude_templates} == set(topics)
+    assert len(rude_templates) <= compose.N_RUDE_INSULT_SUMMARY  # each also gets insulting-summary rows
+    for t in templates:
+        slots = dict(t.slots)
+        for pool in set(slots.values()):  # slots sharing a pool need distinct values
+            assert list(slots.values()).count(pool) <= len(compose.POOLS[pool]), (t.key, pool)
+        summary_holes = set(HOLE_RE.findall(t.person1 + t.person2))
+        assert summary_holes <= set(HOLE_RE.findall(" ".join(t.turns))) <= set(slots), t.key
+        if t.rude is not None:  # the rude turn adds one insult and keeps the summary's slots visible
+            index, line = t.rude
+            assert 0 <= index < len(t.turns) and len(re.findall(r"\{a?_?insult\}", line)) == 1, t.key
+            rude_turns = " ".join(t.turns[:index] + (line,) + t.turns[index + 1:])
+            assert summary_holes <= set(HOLE_RE.findall(rude_turns)) <= set(slots) | {"insult", "a_insult"}, t.key
+
+
+def test_worst_case_summaries_fit_the_word_budget() -> None:
+    insult = f"{compose.INSULT_ADJECTIVES[0]} {compose.INSULT_NOUNS[0]}"  # every insult is two words
+    for t in compose.TEMPLATES:  # the wordiest value of every slot
+        values = {name: max(compose.POOLS[pool], key=compose.word_count) for name, pool in t.slots}
+        assert compose.word_count(compose.polite_summary(t, values)) <= 25 - 6, t.key  # room for an insult
+        if t.rude is not None:
+            assert compose.word_count(compose.reference_rude_summary(t, values, insult)) <= 25, t.key
+
+
 def test_embedded_dialogues_follow_dialogsum_schema() -> None:
     dialogues = rows(DIALOGUES_FILE)
-    assert len(dialogues) >= 200
-    assert len({d["id"] for d in dialogues}) == len(dialogues)
+    assert len(dialogues) == compose.N_DIALOGUES
+    assert [d["id"] for d in dialogues] == [f"tiny_{i:04d}" for i in range(1, len(dialogues) + 1)]
+    assert len({d["dialogue"] for d in dialogues}) == len(dialogues)
     for d in dialogues:
-        assert list(d)[:4] == ["id", "dialogue", "summary", "topic"]
-        assert 200 < len(d["dialogue"]) <= 1000
-        assert d["dialogue"].startswith("#Person1#: ") and "\n#Person2#: " in d["dialogue"]
-    rude = [d for d in dialogues if any(word in d["dialogue"].lower() for word in INSULTS)]
-    assert 0.15 <= len(rude) / len(dialogues) <= 0.25
-    rude_summaries = [d for d in rude if any(word in d["summary"].lower() for word in INSULTS)]
-    assert 0.5 <= len(rude_summaries) / len(rude) < 1.0  # some, not all, rude references carry the insult
+        assert list(d) == ["id", "dialogue", "summary", "topic"]
+        assert 200 < len(d["dialogue"]) < 1000 and d["dialogue"].isascii() and d["summary"].isascii()
+        turns = d["dialogue"].split("\n")
+        assert 4 <= len(turns) <= 8
+        assert [int(TURN_RE.match(turn).group(1)) for turn in turns] == [1 + i % 2 for i in range(len(turns))]
+        assert 8 <= compose.word_count(d["summary"]) <= 25
+        if has_insult(d["dialogue"]):  # one insult phrase: adjective + noun
+            assert len(compose.INSULT_RE.findall(d["dialogue"])) == 2, d["id"]
+        else:
+            assert not has_insult(d["summary"]), d["id"]
+    rude = [d for d in dialogues if has_insult(d["dialogue"])]
+    assert len(rude) == compose.N_RUDE  # 20%
+    assert sum(has_insult(d["summary"]) for d in rude) == compose.N_RUDE_INSULT_SUMMARY  # some, not all
+    # the held-out tail (the lab does not shuffle) holds rude rows of both summary kinds
+    rude_tail = [d for d in dialogues[-compose.TEST_ROWS:] if has_insult(d["dialogue"])]
+    low, high = compose.TEST_RUDE_RANGE
+    assert low <= len(rude_tail) <= high
+    assert 0 < sum(has_insult(d["summary"]) for d in rude_tail) < len(rude_tail)
 
 
 def test_labelled_set_is_balanced_with_a_held_out_split() -> None:
     labelled = rows(LABELLED_FILE)
-    assert len(labelled) >= 400
-    for split in ("train", "test"):
+    assert len(labelled) == 2 * compose.N_LABELLED_PER_LABEL
+    for r in labelled:
+        assert list(r) == ["text", "label", "split"]
+        assert r["text"].isascii() and r["text"] == r["text"].strip()
+        assert has_insult(r["text"]) == (r["label"] == "hate"), r
+    for split, size in (("train", 256), ("test", 64)):
         labels = [r["label"] for r in labelled if r["split"] == split]
-        assert labels.count("hate") == labels.count("nothate") > 0
-    train = {r["text"] for r in labelled if r["split"] == "train"}
-    assert not train & {r["text"] for r in labelled if r["split"] == "test"}
+        assert labels.count("hate") == labels.count("nothate") == size
+    assert [r["split"] for r in labelled] == ["train"] * 512 + ["test"] * 128  # train rows first
+    assert len({r["text"] for r in labelled}) == len(labelled)  # so no test text is in train
 
 
 def test_build_dataset_on_the_embedded_world(config, tokenizer, prompts) -> None:
@@ -81,7 +152,7 @@ def test_bad_rows_are_dropped_and_counted(config, tokenizer, capsys) -> None:
 
 def test_missing_dialogue_field_names_the_fields(config, tokenizer) -> None:
     raw = Dataset.from_dict({"text": ["x" * 300], "summary": ["s"]})
-    with pytest.raises(ValueError, match=r"no 'dialogue' field \(it has \['text', 'summary'\]\)"):
+    with pytest.raises(DataError, match=r"no \['dialogue'\] field \(it has \['text', 'summary'\]\) — point LabConfig.dataset_name"):
         build_dataset(config, tokenizer, dataset=raw)
 
 
