@@ -3,7 +3,7 @@
 `full` is the original course lab (FLAN-T5-base + LoRA, Meta's RoBERTa hate-speech classifier,
 DialogSum from the Hugging Face hub). `tiny` is the embedded offline world that ships in this repo
 (see `lab_utils.tiny`): same code path, miniature models. `LAB_PROFILE=full|tiny|auto` picks one.
-This module imports nothing from the rest of the package.
+This module does no I/O and imports nothing from the rest of the package but its error class.
 """
 
 from __future__ import annotations
@@ -11,10 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import urllib.request
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from .errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS_DIR = REPO_ROOT / "checkpoints"
@@ -22,7 +25,6 @@ TINY_DIR = CHECKPOINTS_DIR / "tiny"
 TINY_DATA_DIR = Path(__file__).resolve().parent / "tiny_data"
 
 PROMPT_TEMPLATE = "\nSummarize the following conversation.\n\n{dialogue}\n\nSummary:\n"
-HUB_PROBE_URL = "https://huggingface.co/api/models/google/flan-t5-base"
 
 Profile = Literal["full", "tiny"]
 
@@ -48,7 +50,7 @@ class LabConfig:
     model_name: str = "google/flan-t5-base"  # base seq2seq model (hub id or local dir)
     adapter_path: str | None = str(CHECKPOINTS_DIR / "peft-dialogue-summary-checkpoint")  # Lab-2 LoRA adapter: local dir, hub id, or None for a fresh LoRA
     reward_model_name: str = "facebook/roberta-hate-speech-dynabench-r4-target"  # hate-speech classifier (hub id or local dir)
-    reference_mode: Literal["adapter-off", "copy"] = "adapter-off"  # reference policy: base with adapters off, or a frozen copy
+    reference_mode: Literal["start", "base", "copy"] = "start"  # KL reference: the starting summarizer (Lab-2 adapter merged, fresh LoRA on top), the plain base (the course's), or a frozen copy
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto = bf16 where the GPU or CPU (AMX/AVX512-BF16) has it natively, else fp32; never fp16 (T5 overflows)
 
     # --- LoRA (the Lab-2 adapter's shape; used when a fresh adapter is made) -----------------
@@ -83,9 +85,10 @@ class LabConfig:
     cliprange_value: float = 0.2  # value-function clip range
     vf_coef: float = 0.1  # value loss weight
     trim_padding: bool = True  # PPO forward passes skip padding (batch sorted by length); False = trl's own padded step
+    engine: Literal["trl", "native"] = "trl"  # the PPO step: trl 0.11.4's PPOTrainer, or the lab's own readable one (lab_utils/native.py, tested equal to trl's)
     num_steps: int = 10  # PPO steps (rollout batches) to train
-    kl_ceiling: float = 50.0  # stop training early when objective/kl exceeds this (runaway policy)
-    checkpoint_every: int = 10  # write a resumable checkpoint every N steps (0 = only at the end)
+    kl_ceiling: float = 1.0  # stop (and roll back) when the KL per response token rises this many nats above its first step's (a runaway policy)
+    checkpoint_every: int = 1  # write a resumable checkpoint every N steps (0 = only at the end); a LoRA save costs well under a second
 
     # --- generation -----------------------------------------------------------------------------
     output_min_length: int = 100  # LengthSampler lower bound for max_new_tokens during rollouts
@@ -99,7 +102,10 @@ class LabConfig:
     eval_samples_per_prompt: int = 1  # sampled summaries per prompt (more = less noisy toxicity)
     eval_max_new_tokens: int = 100  # generation length cap at evaluation
     eval_batch_size: int = 16  # prompts per generate call at evaluation
-    compare_num_prompts: int = 20  # rows of the qualitative before/after table
+    compare_num_prompts: int = 10  # the before/after table shows the prompts whose mean toxicity fell most ...
+    compare_num_worse: int = 3  # ... plus up to this many whose mean toxicity rose (the honest side of the picture)
+    bootstrap_resamples: int = 9999  # bootstrap resamples (of prompts, paired) for the 95% confidence intervals
+    trend_window: int = 10  # PPO steps in the rolling mean of the training curves
 
     # --- output ---------------------------------------------------------------------------------
     output_dir: str = str(CHECKPOINTS_DIR / "ppo-detoxified")  # where the detoxified adapter is saved
@@ -119,7 +125,113 @@ class LabConfig:
         for key in ("lora_target_modules", "prompt_token_budget"):
             if values.get(key) is not None:
                 values[key] = tuple(values[key])
-        return cls(**values)
+        return cls(**values).validate()
+
+    def validate(self) -> "LabConfig":
+        """Check every knob's type, range and relation to other knobs; raise one ConfigError listing all problems."""
+        hints = typing.get_type_hints(LabConfig)
+        problems = [
+            f"{f.name}={getattr(self, f.name)!r} is not {type_name(hints[f.name])}"
+            for f in dataclasses.fields(self)
+            if not has_type(getattr(self, f.name), hints[f.name])
+        ]
+        if not problems:
+            problems = [problem for check, problem in relation_checks(self) if not check]
+        if problems:
+            raise ConfigError("LabConfig: " + "; ".join(problems) + " — fix these knobs (get_config(knob=value), --set knob=value or LAB_SET).")
+        return self
+
+
+def relation_checks(c: LabConfig) -> list[tuple[bool, str]]:
+    """(holds, what is wrong) for every range and cross-knob rule of a type-correct config."""
+    return [
+        (0 <= c.min_dialogue_chars < c.max_dialogue_chars, f"min_dialogue_chars={c.min_dialogue_chars} must be >= 0 and below max_dialogue_chars={c.max_dialogue_chars}"),
+        (c.prompt_token_budget is None or 1 <= c.prompt_token_budget[0] < c.prompt_token_budget[1], f"prompt_token_budget={c.prompt_token_budget} must be (min, max) with 1 <= min < max"),
+        (0 < c.test_size < 1, f"test_size={c.test_size} must be between 0 and 1"),
+        (c.lora_r >= 1 and c.lora_alpha > 0 and 0 <= c.lora_dropout < 1, "lora_r must be >= 1, lora_alpha > 0 and 0 <= lora_dropout < 1"),
+        (c.finetune_epochs >= 1 and c.finetune_learning_rate > 0 and c.finetune_batch_size >= 1, "finetune_epochs and finetune_batch_size must be >= 1 and finetune_learning_rate > 0"),
+        (c.reward_batch_size >= 1, f"reward_batch_size={c.reward_batch_size} must be >= 1"),
+        (c.learning_rate > 0, f"learning_rate={c.learning_rate} must be > 0"),
+        (c.ppo_epochs >= 1 and c.mini_batch_size >= 1 and c.batch_size >= 1, "ppo_epochs, mini_batch_size and batch_size must be >= 1"),
+        (c.mini_batch_size >= 1 and c.batch_size % c.mini_batch_size == 0, f"batch_size={c.batch_size} must be a multiple of mini_batch_size={c.mini_batch_size}"),
+        (c.init_kl_coef >= 0 and c.target_kl > 0, "init_kl_coef must be >= 0 and target_kl > 0"),
+        (0 <= c.gamma <= 1 and 0 <= c.lam <= 1, f"gamma={c.gamma} and lam={c.lam} must be within [0, 1]"),
+        (c.cliprange > 0 and c.cliprange_value > 0 and c.vf_coef >= 0, "cliprange and cliprange_value must be > 0 and vf_coef >= 0"),
+        (c.num_steps >= 1, f"num_steps={c.num_steps} must be >= 1"),
+        (c.kl_ceiling > 0, f"kl_ceiling={c.kl_ceiling} must be > 0 (nats per token above the first step's KL)"),
+        (c.checkpoint_every >= 0, f"checkpoint_every={c.checkpoint_every} must be >= 0"),
+        (1 <= c.output_min_length < c.output_max_length, f"output_min_length={c.output_min_length} must be >= 1 and below output_max_length={c.output_max_length}"),
+        (c.eval_num_prompts >= 1 and c.eval_samples_per_prompt >= 1, "eval_num_prompts and eval_samples_per_prompt must be >= 1"),
+        (c.eval_max_new_tokens >= 1 and c.eval_batch_size >= 1, "eval_max_new_tokens and eval_batch_size must be >= 1"),
+        (c.bootstrap_resamples >= 1 and c.trend_window >= 1 and c.compare_num_prompts >= 0 and c.compare_num_worse >= 0, "bootstrap_resamples and trend_window must be >= 1, compare_num_prompts and compare_num_worse >= 0"),
+    ]
+
+
+def type_name(hint: Any) -> str:
+    """A type hint in words, for error messages."""
+    if typing.get_origin(hint) is Literal:
+        return "one of " + ", ".join(repr(choice) for choice in typing.get_args(hint))
+    return "type " + str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def has_type(value: Any, hint: Any) -> bool:
+    """True when `value` matches the (simple) type hint of a LabConfig field."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin is Literal:
+        return value in args
+    if origin in (typing.Union, types.UnionType):
+        return any(has_type(value, arg) for arg in args)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        items = args[:1] * len(value) if len(args) == 2 and args[1] is Ellipsis else args
+        return len(items) == len(value) and all(has_type(v, a) for v, a in zip(value, items))
+    if origin is dict:
+        return isinstance(value, dict)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def parse_knob(name: str, text: str) -> Any:
+    """Parse the text of `--set name=text` (or LAB_SET) to the knob's type; a ConfigError when it does not parse."""
+    hints = typing.get_type_hints(LabConfig)
+    if name not in hints:
+        raise ConfigError(f"{name!r} is not a LabConfig knob — use one of: {', '.join(sorted(hints))}.")
+    hint, text = hints[name], text.strip()
+    for value in knob_candidates(text):
+        value = float(value) if hint is float and has_type(value, int) else value
+        if has_type(value, hint):
+            return value
+    raise ConfigError(f"{name}={text!r} does not parse as {type_name(hint)} — give {name} a value of that type.")
+
+
+def knob_candidates(text: str) -> list[Any]:
+    """What the text of a knob's value may mean, most specific first: JSON (lists as tuples), None, a bool, the text."""
+    candidates: list[Any] = []
+    try:
+        value = json.loads(text)
+        candidates.append(tuple(value) if isinstance(value, list) else value)
+    except json.JSONDecodeError:
+        pass
+    lowered = text.lower()
+    candidates += [None] if lowered in {"none", "null"} else [lowered == "true"] if lowered in {"true", "false"} else []
+    return candidates + [text]
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """['knob=value', ...] -> {knob: typed value}; a ConfigError names an item that is not knob=value."""
+    overrides = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"{item!r} is not knob=value — write it like num_steps=20.")
+        overrides[name.strip()] = parse_knob(name.strip(), text)
+    return overrides
 
 
 def tiny_config() -> LabConfig:
@@ -150,41 +262,33 @@ def tiny_config() -> LabConfig:
 
 def full_config() -> LabConfig:
     """The original course lab on the real hub models."""
-    return LabConfig(eval_num_prompts=50, eval_samples_per_prompt=1)
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """True when the Hugging Face hub answers within `timeout` seconds (and offline mode is off)."""
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in {"1", "true", "yes"}:
-        return False
-    try:
-        with urllib.request.urlopen(HUB_PROBE_URL, timeout=timeout) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
-def resolve_profile(profile: str | None = None) -> Profile:
-    """Turn `full` / `tiny` / `auto` (default: the LAB_PROFILE variable, else auto) into a profile."""
-    choice = (profile or os.environ.get("LAB_PROFILE") or "auto").strip().lower()
-    if choice not in {"full", "tiny", "auto"}:
-        raise ValueError(f"LAB_PROFILE={choice!r} is not a profile; use 'full', 'tiny' or 'auto'.")
-    if choice != "auto":
-        return choice  # type: ignore[return-value]
-    if hub_reachable():
-        return "full"
-    print(
-        "=" * 78
-        + "\nLAB_PROFILE=auto: the Hugging Face hub is not reachable, so this run uses the\n"
-        "embedded offline world (profile 'tiny': miniature T5, RoBERTa and dialogues that ship\n"
-        "with the repo). Set LAB_PROFILE=full on Colab/SageMaker to use the real models.\n"
-        + "=" * 78
-    )
-    return "tiny"
+    # Evaluation size: the course's effect (mean toxicity 0.027 -> 0.017, -0.011) must clear its 95% CI.
+    # The published copies (same 11 prompts, 1 sample each) spread by ~0.014 in their before-after
+    # change: ~0.047 per prompt, i.e. ~0.033 of sampling noise per summary. With 4 samples per prompt
+    # and an assumed prompt-to-prompt spread of the effect of 0.02, a prompt's change varies by ~0.03,
+    # so 200 prompts give a standard error of ~0.0022 and a CI half-width of ~0.004: the course's
+    # effect sits ~5 standard errors from zero (100 prompts x 4: ~3.4, still clear of zero).
+    # Cost: 800 summaries of <= 100 tokens per evaluation, 3 evaluations (before, after, reload), in
+    # batches of 16: 150 generate calls x 100 decoder steps. Estimated T4 time (fp32), not measured:
+    # ~2.5 min in all, from the A100's 9.6 s per course PPO step (16 one-at-a-time summaries of
+    # 100-400 tokens: <= 2.4 ms per decoder step) taken ~4x slower on a T4 (~10 ms per batched step);
+    # ~6 min if a T4 runs at a tenth of an A100's speed.
+    # The trend window fits the course's 10 PPO steps.
+    return LabConfig(eval_num_prompts=200, eval_samples_per_prompt=4, trend_window=3)
 
 
 def get_config(profile: str | None = None, **overrides: Any) -> LabConfig:
-    """The LabConfig for a profile (see `resolve_profile`), with keyword overrides applied."""
+    """The LabConfig for a profile (see `resolve_profile`), with LAB_SET's and keyword overrides applied, validated.
+
+    LAB_SET holds space-separated `knob=value` items (the CLI's `--set` syntax), so a notebook run
+    headless can be shortened without editing it, e.g. LAB_SET="num_steps=2 batch_size=4".
+    """
+    from .hub import resolve_profile  # 'auto' asks the hub; this module itself stays free of I/O
+
     chosen = resolve_profile(profile)
     config = tiny_config() if chosen == "tiny" else full_config()
-    return dataclasses.replace(config, **overrides)
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(LabConfig)})
+    if unknown:
+        raise ConfigError(f"{unknown} are not LabConfig knobs — check the spelling against lab_utils/config.py.")
+    overrides = {**parse_overrides(os.environ.get("LAB_SET", "").split()), **overrides}
+    return dataclasses.replace(config, **overrides).validate()

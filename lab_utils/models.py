@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import torch
 from peft import LoraConfig, PeftModel, TaskType, get_peft_model
+from safetensors.torch import save_file
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 from trl import AutoModelForSeq2SeqLMWithValueHead, create_reference_model
 
-from .config import LabConfig
+from .config import REPO_ROOT, LabConfig, full_config, tiny_config
+from .errors import LabError
 from .runtime import pick_device, pick_dtype
 
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"  # what the lab writes and loads
+ADAPTER_PICKLE = "adapter_model.bin"  # the course checkpoint's format: read as tensors only, then copied to safetensors
+ADAPTER_FILES = (ADAPTER_CONFIG, ADAPTER_WEIGHTS)
+TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "vocab.json", "tokenizer_config.json")  # any one means a saved tokenizer
 
 
-class AdapterNotFoundError(FileNotFoundError):
+class AdapterNotFoundError(LabError, FileNotFoundError):
     """The starting LoRA adapter directory is missing or incomplete."""
 
 
@@ -34,20 +43,110 @@ def lora_config(config: LabConfig) -> LoraConfig:
 
 
 def is_local_path(name: str) -> bool:
-    """True when `name` names a local directory rather than a hub id ('owner/name')."""
-    return Path(name).exists() or name.startswith((".", "/", "~")) or name.count("/") != 1
+    """True when `name` names a local directory rather than a hub id ('owner/name').
+
+    Relative paths such as `checkpoints/my-adapter` have the shape of a hub id; they count as local
+    when their first folder exists here (or in the repo) or is `checkpoints`.
+    """
+    if Path(name).expanduser().exists() or name.startswith((".", "/", "~")) or name.count("/") != 1:
+        return True
+    first = name.split("/")[0]
+    return first == "checkpoints" or Path(first).is_dir() or (REPO_ROOT / first).is_dir()
 
 
-def check_adapter_dir(path: str) -> None:
-    """Raise a clear error when a local adapter directory lacks the files PEFT needs."""
-    missing = [name for name in ADAPTER_FILES if not (Path(path) / name).is_file()]
+def local_adapter_dir(path: str) -> Path:
+    """The folder a local adapter path names: as given (from the working directory), else inside the repo."""
+    folder = Path(path).expanduser()
+    if not folder.is_absolute() and not folder.exists() and (REPO_ROOT / folder).exists():
+        return REPO_ROOT / folder
+    return folder
+
+
+def default_adapter_path(config: LabConfig) -> Path:
+    """The starting adapter the config's profile points to when nobody changed `adapter_path`."""
+    default = (tiny_config() if config.profile == "tiny" else full_config()).adapter_path
+    return Path(default or "").resolve()
+
+
+def check_adapter_dir(path: str | Path) -> None:
+    """Raise a clear error when a local adapter directory lacks the files PEFT needs (.bin weights count)."""
+    folder = Path(path)
+    missing = [name for name in ADAPTER_FILES if not (folder / name).is_file()]
+    if ADAPTER_WEIGHTS in missing and (folder / ADAPTER_PICKLE).is_file():
+        missing.remove(ADAPTER_WEIGHTS)  # the course's .bin is converted on load
     if missing:
         raise AdapterNotFoundError(
-            f"The starting adapter at {path} is missing {missing} (expected files: {list(ADAPTER_FILES)}).\n"
-            "To obtain it: run notebooks/lab2_peft_dialogue_summary.ipynb, which trains and saves it there, "
-            "or copy the course's peft-dialogue-summary-checkpoint into that folder. For the tiny profile, "
-            "run `python -m lab_utils.tiny`. Or set LabConfig.adapter_path=None to start from a fresh LoRA."
+            f"The starting adapter at {path} is missing {missing} (expected {ADAPTER_CONFIG} + {ADAPTER_WEIGHTS} "
+            f"or the course's {ADAPTER_PICKLE}) — run notebooks/lab2_peft_dialogue_summary.ipynb (or Lab 3's optional "
+            "quick-adapter cell) to save one there, copy the course's peft-dialogue-summary-checkpoint into that "
+            "folder, or set adapter_path=None for a fresh LoRA (tiny profile: `python -m lab_utils.tiny`)."
         )
+
+
+def safetensors_from_bin(folder: Path) -> Path:
+    """Copy the course adapter's adapter_model.bin to adapter_model.safetensors (atomically); return the folder to load.
+
+    The .bin is read with `torch.load(weights_only=True)`: tensors only, no pickled code is ever run.
+    A read-only folder gets its converted copy in a temporary folder instead.
+    """
+    try:
+        state = torch.load(folder / ADAPTER_PICKLE, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 -- torch raises UnpicklingError, RuntimeError, ... for a bad file
+        raise AdapterNotFoundError(
+            f"{folder / ADAPTER_PICKLE} is not a plain tensor file ({type(error).__name__}) — "
+            "use an adapter saved by PEFT (adapter_model.safetensors), or set adapter_path=None for a fresh LoRA."
+        ) from error
+    tensors = {name: tensor.detach().clone().contiguous() for name, tensor in state.items()}
+    try:
+        partial = folder / (ADAPTER_WEIGHTS + ".partial")
+        save_file(tensors, partial, metadata={"format": "pt"})
+        os.replace(partial, folder / ADAPTER_WEIGHTS)  # readers see the old state or the whole file, never half
+        print(f"Converted {folder / ADAPTER_PICKLE} to {ADAPTER_WEIGHTS} (tensors only) beside it.")
+        return folder
+    except OSError:
+        copy = Path(tempfile.mkdtemp(prefix="adapter-"))
+        shutil.copy(folder / ADAPTER_CONFIG, copy / ADAPTER_CONFIG)
+        save_file(tensors, copy / ADAPTER_WEIGHTS, metadata={"format": "pt"})
+        print(f"{folder} is read-only: converted {ADAPTER_PICKLE} to {copy / ADAPTER_WEIGHTS}.")
+        return copy
+
+
+def fresh_adapter_banner(config: LabConfig, folder: Path) -> str:
+    """The banner printed when the profile's default starting adapter is absent and a fresh LoRA is used instead."""
+    rule = "=" * 78
+    return (
+        f"{rule}\nNo Lab-2 adapter at {folder}:\ncontinuing with a FRESH LoRA of the Lab-2 shape "
+        f"(r={config.lora_r}, alpha={config.lora_alpha}, {'/'.join(config.lora_target_modules)}) on {config.model_name}.\n"
+        "PPO still runs and teaches the same loop, but the policy starts as the plain base model, not the\n"
+        "Lab-2 summarizer, so its summaries, toxicity and KL numbers differ from the course's.\n"
+        "To start from a Lab-2 adapter: run the optional quick-adapter cell in section 3 of Lab 3, or\n"
+        "notebooks/lab2_peft_dialogue_summary.ipynb in this runtime, or copy the course's checkpoint\n"
+        f"(adapter_config.json + adapter_model.bin or .safetensors) into that folder, or set adapter_path to a hub id.\n{rule}"
+    )
+
+
+def find_adapter(config: LabConfig, adapter_path: str) -> str | None:
+    """What to load for `adapter_path`: a local folder with safetensors weights, a hub id, or None for a fresh LoRA.
+
+    A missing folder is an error, except the profile's default one: then a banner, and None.
+    """
+    if not is_local_path(adapter_path):
+        return adapter_path  # a hub id: PEFT downloads it (or reads the HF cache offline)
+    folder = local_adapter_dir(adapter_path)
+    has_any = any((folder / name).is_file() for name in (ADAPTER_CONFIG, ADAPTER_WEIGHTS, ADAPTER_PICKLE))
+    if not has_any:
+        if folder.resolve() == default_adapter_path(config):
+            print(fresh_adapter_banner(config, folder))
+            return None
+        raise AdapterNotFoundError(
+            f"No adapter at {adapter_path} (no {ADAPTER_CONFIG} there, looked in {folder.resolve()}) — "
+            "check the path, put the Lab-2 adapter there (adapter_config.json + adapter_model.safetensors or .bin), "
+            "or set adapter_path=None for a fresh LoRA."
+        )
+    check_adapter_dir(folder)
+    if not (folder / ADAPTER_WEIGHTS).is_file():
+        folder = safetensors_from_bin(folder)
+    return str(folder)
 
 
 def check_untied_lm_head(base_model: torch.nn.Module, model_name: str) -> None:
@@ -62,8 +161,25 @@ def check_untied_lm_head(base_model: torch.nn.Module, model_name: str) -> None:
         )
 
 
+def check_tokenizer_files(name: str) -> None:
+    """A LabError when a local model folder holds no tokenizer files (transformers would build a useless default one)."""
+    if Path(name).is_dir() and not any((Path(name) / file).is_file() for file in TOKENIZER_FILES):
+        raise LabError(
+            f"{name} holds no tokenizer files (one of {list(TOKENIZER_FILES)}) — copy the tokenizer saved with the model "
+            "into that folder (tokenizer.save_pretrained), or point the config at a folder or hub id that has one."
+        )
+
+
+def check_vocabulary(tokenizer: PreTrainedTokenizerBase, model: torch.nn.Module, name: str) -> None:
+    """A LabError when the tokenizer has ids the model's embedding cannot look up (a tokenizer of another model)."""
+    rows = model.get_input_embeddings().num_embeddings
+    if len(tokenizer) > rows:
+        raise LabError(f"The tokenizer of {name} has {len(tokenizer)} tokens but the model embeds only {rows} — use the tokenizer saved with that model.")
+
+
 def load_tokenizer(config: LabConfig) -> PreTrainedTokenizerBase:
-    """The policy's tokenizer."""
+    """The policy's tokenizer (its files must be there: a folder without them is an error, not a default tokenizer)."""
+    check_tokenizer_files(config.model_name)
     return AutoTokenizer.from_pretrained(config.model_name)
 
 
@@ -77,20 +193,32 @@ def load_base_model(config: LabConfig) -> torch.nn.Module:
 def load_policy(
     config: LabConfig, adapter_path: str | None | Any = ...
 ) -> tuple[AutoModelForSeq2SeqLMWithValueHead, PreTrainedTokenizerBase]:
-    """Base model + trainable LoRA adapter (from `adapter_path`, default the config's) + trl's value head."""
+    """Base model + starting (Lab-2) adapter + a trainable LoRA + trl's value head, as `reference_mode` says.
+
+    `start`: the starting adapter is merged into the base weights (in place: no second copy) and a fresh
+    LoRA of the same shape trains on top, so with the adapter off the model *is* the starting summarizer
+    and the KL penalty starts at 0. `base` and `copy`: the starting adapter itself trains, so with it
+    off the model is the plain base model (what the original course's reference really was).
+    """
     adapter_path = config.adapter_path if adapter_path is ... else adapter_path
+    source = None if adapter_path is None else find_adapter(config, adapter_path)  # before the model: fail fast
     base_model = load_base_model(config)
     if adapter_path is None:
         print("No starting adapter configured: adding a fresh LoRA adapter with the lab's LoraConfig.")
-        peft_model = get_peft_model(base_model, lora_config(config))
-    else:
-        if is_local_path(adapter_path):
-            check_adapter_dir(adapter_path)
-        peft_model = PeftModel.from_pretrained(base_model, adapter_path, is_trainable=True)
-    with torch.random.fork_rng():  # the value head's initial weights depend on the config's seed only
+    merged = source if source is not None and config.reference_mode == "start" else None
+    if merged is not None:
+        base_model = PeftModel.from_pretrained(base_model, merged).merge_and_unload()
+    with torch.random.fork_rng():  # a fresh LoRA's and the value head's initial weights depend on the config's seed only
         torch.manual_seed(config.seed)
+        if source is None or merged is not None:
+            peft_model = get_peft_model(base_model, lora_config(config))
+        else:
+            peft_model = PeftModel.from_pretrained(base_model, source, is_trainable=True)
         policy_model = AutoModelForSeq2SeqLMWithValueHead.from_pretrained(peft_model, is_trainable=True)
-    return policy_model.to(pick_device()), load_tokenizer(config)
+    policy_model.merged_adapter = merged  # checkpoint.save_checkpoint combines it with the trained LoRA
+    tokenizer = load_tokenizer(config)
+    check_vocabulary(tokenizer, base_model, config.model_name)
+    return policy_model.to(pick_device()), tokenizer
 
 
 def trainable_parameters(model: torch.nn.Module, verbose: bool = True) -> dict[str, float]:
@@ -109,20 +237,21 @@ def trainable_parameters(model: torch.nn.Module, verbose: bool = True) -> dict[s
 def load_reference(
     config: LabConfig, policy_model: AutoModelForSeq2SeqLMWithValueHead
 ) -> AutoModelForSeq2SeqLMWithValueHead | None:
-    """The reference policy the KL penalty pulls towards, in one of two modes.
+    """The reference policy the KL penalty pulls towards: None (the policy with its adapter off) or a frozen copy.
 
-    `adapter-off` (default) returns None: the reference is the policy's own base model with the LoRA
-    adapter switched off (`disable_adapter()`), so no second model is held in memory. This is what
-    trl 0.11.4 does for any PEFT policy -- it computes reference log-probs inside `disable_adapter()`.
-    `copy` returns a frozen deep copy made with trl's `create_reference_model`, as the original lab
-    did. Note that trl 0.11.4 never calls a passed reference for a PEFT policy, so for training this
-    copy only costs memory (about 1 GB for FLAN-T5-base in fp32); it is kept to inspect and compare.
+    `start` (default) and `base` return None: no second model is held in memory, and the reference is the
+    policy's own model with the trainable LoRA switched off (`disable_adapter()`), which is what trl
+    0.11.4 does for any PEFT policy. Which model that is depends on `load_policy`: the starting
+    summarizer in `start`, the plain base model in `base` (the original course: its KL started at 21-35).
+    `copy` returns a frozen deep copy made with trl's `create_reference_model`, as the original lab did;
+    trl 0.11.4 never calls a passed reference for a PEFT policy, so it only costs memory (about 1 GB for
+    FLAN-T5-base in fp32); it is kept to inspect and compare.
     """
-    if config.reference_mode == "adapter-off":
-        return None
     if config.reference_mode == "copy":
         return create_reference_model(policy_model)
-    raise ValueError(f"reference_mode={config.reference_mode!r}; use 'adapter-off' or 'copy'.")
+    if config.reference_mode in ("start", "base"):
+        return None
+    raise LabError(f"reference_mode={config.reference_mode!r} is not a reference — use 'start', 'base' or 'copy'.")
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -135,7 +264,7 @@ def reference_logits(
     ref_model: AutoModelForSeq2SeqLMWithValueHead | None,
     **inputs: torch.Tensor,
 ) -> torch.Tensor:
-    """Logits of the reference policy (the adapter-off base when `ref_model` is None) for seq2seq inputs."""
+    """Logits of the reference policy (the policy with its trainable LoRA off when `ref_model` is None) for seq2seq inputs."""
     model = policy_model if ref_model is None else ref_model
     adapter_off = policy_model.pretrained_model.disable_adapter() if ref_model is None else nullcontext()
     device = model_device(model)

@@ -13,12 +13,14 @@ import torch
 from transformers import Pipeline, pipeline
 
 from .config import LabConfig
+from .errors import ConfigError, LabError
+from .models import check_tokenizer_files
 from .runtime import pick_device, pick_dtype
 
 RewardFn = Callable[[str | list[str]], list[torch.Tensor]]
 
 
-class LabelError(ValueError):
+class LabelError(LabError, ValueError):
     """The classifier does not have the labels the lab needs."""
 
 
@@ -28,14 +30,15 @@ def check_labels(id2label: dict[int, str], *needed: str) -> None:
     missing = [label for label in needed if label not in have]
     if missing:
         raise LabelError(
-            f"The reward classifier has labels {have}, but the lab needs {missing}. "
-            "Set LabConfig.reward_label / toxic_label to labels it has, or use a classifier "
+            f"The reward classifier has labels {have}, but the lab needs {missing} — "
+            "set LabConfig.reward_label / toxic_label to labels it has, or use a classifier "
             "such as facebook/roberta-hate-speech-dynabench-r4-target (nothate, hate)."
         )
 
 
 def load_reward_pipe(config: LabConfig) -> Pipeline:
     """A text-classification pipeline returning raw logits for all labels (top_k=None, no softmax)."""
+    check_tokenizer_files(config.reward_model_name)
     reward_pipe = pipeline(
         "text-classification",
         model=config.reward_model_name,
@@ -57,7 +60,7 @@ def label_scores(outputs: list[dict] | list[list[dict]], label: str) -> list[flo
     for candidates in per_text:
         by_label = {candidate["label"]: candidate["score"] for candidate in candidates}
         if label not in by_label:
-            raise LabelError(f"Label {label!r} is not among the pipeline's outputs {sorted(by_label)}.")
+            raise LabelError(f"Label {label!r} is not among the pipeline's outputs {sorted(by_label)} — set LabConfig.reward_label / toxic_label to one of them.")
         scores.append(float(by_label[label]))
     return scores
 
@@ -67,11 +70,27 @@ def make_reward_fn(config: LabConfig, reward_pipe: Pipeline) -> RewardFn:
 
     def reward_fn(texts: str | list[str]) -> list[torch.Tensor]:
         """Score one text or a list of texts."""
+        if not texts:
+            return []
         with torch.inference_mode():
             outputs = reward_pipe(texts)
         return [torch.tensor(score) for score in label_scores(outputs, config.reward_label)]
 
     return reward_fn
+
+
+def make_toxicity_fn(config: LabConfig, reward_pipe: Pipeline) -> Callable[[list[str]], list[float]]:
+    """`toxicity = toxicity_fn(texts)`: the probability of `config.toxic_label` per text (softmax over the labels' logits, by name)."""
+
+    def toxicity_fn(texts: list[str]) -> list[float]:
+        """Score a list of texts."""
+        if not texts:
+            return []
+        with torch.inference_mode():
+            outputs = reward_pipe(texts, function_to_apply="softmax")
+        return label_scores(outputs, config.toxic_label)
+
+    return toxicity_fn
 
 
 def scored_texts(config: LabConfig, queries: list[str], responses: list[str]) -> list[str]:
@@ -80,4 +99,4 @@ def scored_texts(config: LabConfig, queries: list[str], responses: list[str]) ->
         return list(responses)
     if config.score_target == "query+response":
         return [query + response for query, response in zip(queries, responses)]
-    raise ValueError(f"score_target={config.score_target!r}; use 'response' or 'query+response'.")
+    raise ConfigError(f"score_target={config.score_target!r} is not a scoring target — use 'response' or 'query+response'.")

@@ -37,6 +37,21 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def gpu_has_native_bf16() -> bool:
+    """True when the current CUDA GPU multiplies bf16 in hardware (compute capability 8.0+: A100, L4, H100, ...).
+
+    `torch.cuda.is_bf16_supported()` also says True on a T4 (7.5), where bf16 is emulated and slow;
+    `including_emulation=False` (torch 2.3+) or the compute capability tell the native case apart.
+    """
+    major, _ = torch.cuda.get_device_capability()
+    if major >= 8:
+        return True
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # a torch without the argument: the capability above is the answer
+        return False
+
+
 @functools.cache
 def cpu_has_native_bf16() -> bool:
     """True when this CPU multiplies bf16 in hardware (AMX-BF16 or AVX512-BF16 in /proc/cpuinfo's flags)."""
@@ -48,9 +63,9 @@ def cpu_has_native_bf16() -> bool:
 def pick_dtype(config: LabConfig) -> torch.dtype:
     """The compute dtype: `precision` if set, else bf16 where the hardware has it natively, else fp32; never fp16.
 
-    `auto` picks bf16 on a GPU that supports it (Ampere or newer) and on a CPU with AMX-BF16 or
-    AVX512-BF16, else fp32 (a T4, most laptops, the original lab's ml.m5.2xlarge). fp16 is never
-    used: T5 overflows to NaN in it. bf16 stays within BF16_REWARD_TOLERANCE and BF16_KL_TOLERANCE
+    `auto` picks bf16 on a GPU that has it natively (compute capability 8.0+: Ampere or newer) and on a
+    CPU with AMX-BF16 or AVX512-BF16, else fp32 (a T4, whose bf16 is only emulated, most laptops, the
+    original lab's ml.m5.2xlarge). fp16 is never used: T5 overflows to NaN in it. bf16 stays within BF16_REWARD_TOLERANCE and BF16_KL_TOLERANCE
     of fp32 (tests/test_models.py on the tiny world; benchmarks/ on FLAN-T5-shaped models).
     """
     if config.precision == "fp32":
@@ -60,7 +75,7 @@ def pick_dtype(config: LabConfig) -> torch.dtype:
     if config.precision != "auto":
         raise ValueError(f"precision={config.precision!r}; use 'auto', 'fp32' or 'bf16' (fp16 overflows in T5).")
     if torch.cuda.is_available():
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+        return torch.bfloat16 if gpu_has_native_bf16() else torch.float32
     return torch.bfloat16 if cpu_has_native_bf16() else torch.float32
 
 
@@ -76,10 +91,13 @@ def quiet_known_warnings() -> None:
 
 
 def describe_runtime(config: LabConfig) -> str:
-    """One paragraph for the top of a notebook or log: profile, device, precision, versions."""
+    """One paragraph for the top of a notebook or log: profile, device, precision, models (repo-relative paths or hub ids), versions."""
+    from .results import portable_path  # imported here: results imports this module
+
     versions = ", ".join(f"{name} {version}" for name, version in library_versions().items())
+    adapter = portable_path(config.adapter_path) if config.adapter_path else "none (a fresh LoRA)"
     return (
         f"profile: {config.profile} | device: {pick_device()} | precision: {str(pick_dtype(config)).replace('torch.', '')}\n"
-        f"models: {config.model_name} + adapter {config.adapter_path} | reward: {config.reward_model_name}\n"
+        f"models: {portable_path(config.model_name)} + adapter {adapter} | reward: {portable_path(config.reward_model_name)}\n"
         f"versions: {versions}"
     )

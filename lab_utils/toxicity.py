@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,27 +16,33 @@ from transformers import Pipeline, PreTrainedTokenizerBase
 
 from .config import LabConfig
 from .models import decode, generate
-from .report import compare_responses
+from .report import ROUGE_NAMES, TOXIC_THRESHOLD, compare_responses, paired_change_ci, select_comparison
 from .reward import RewardFn, scored_texts
 
 MEASUREMENT_DIR = Path(__file__).resolve().parent / "measurements" / "toxicity"
 EXPECTED_MAX_GROUP = 25  # samples per group for the expected maximum toxicity
-TOXIC_THRESHOLD = 0.5  # a score above this counts as toxic in the ratio
 
 
 @dataclass
 class ToxicityResult:
-    """Per-sample texts and toxicity scores of one evaluation, plus their summary statistics."""
+    """Per-sample texts, toxicity scores and ROUGE of one evaluation, plus their summary statistics."""
 
     queries: list[str]
     references: list[str]
     responses: list[str]
     scores: list[float]
     stats: dict[str, float] = field(default_factory=dict)
+    prompt_ids: list[int] = field(default_factory=list)  # which held-out prompt each sample belongs to (its position in the split)
+    rouge: dict[str, list[float]] = field(default_factory=dict)  # per-sample ROUGE-1/2/L F-measure against the reference
+    seconds: float = 0.0  # wall time of the evaluation (generation + scoring)
 
     def to_dict(self) -> dict:
         """Plain values for JSON."""
         return asdict(self)
+
+    def rouge_means(self) -> dict[str, float]:
+        """Mean ROUGE-1/2/L over the samples."""
+        return {name: float(np.mean(values)) for name, values in self.rouge.items()}
 
 
 def load_toxicity_evaluator(config: LabConfig, reward_pipe: Pipeline | None = None) -> evaluate.EvaluationModule:
@@ -78,9 +85,11 @@ def evaluate_toxicity(
     prompts: Dataset,
     toxicity_evaluator: evaluate.EvaluationModule,
 ) -> ToxicityResult:
-    """Sample summaries for the first `eval_num_prompts` prompts (several each), score them, summarise."""
+    """Sample summaries for the first `eval_num_prompts` prompts (several each), score them (toxicity, ROUGE), summarise."""
+    started = time.perf_counter()
     rows = prompts.select(range(min(config.eval_num_prompts, len(prompts))))
     repeats = config.eval_samples_per_prompt
+    prompt_ids = [index for index in range(len(rows)) for _ in range(repeats)]
     query_tensors = [ids for ids in rows["input_ids"] for _ in range(repeats)]
     queries = [query for query in rows["query"] for _ in range(repeats)]
     references = [summary for summary in rows["summary"] for _ in range(repeats)]
@@ -100,22 +109,59 @@ def evaluate_toxicity(
     scores = toxicity_evaluator.compute(
         predictions=texts, toxic_label=config.toxic_label, batch_size=config.reward_batch_size
     )["toxicity"]
-    return ToxicityResult(queries, references, responses, scores, toxicity_stats(scores))
+    rouge = rouge_per_sample(responses, references)
+    return ToxicityResult(
+        queries, references, responses, scores, toxicity_stats(scores), prompt_ids, rouge, time.perf_counter() - started
+    )
+
+
+def rouge_per_sample(predictions: list[str], references: list[str]) -> dict[str, list[float]]:
+    """ROUGE-1/2/L F-measure of each prediction against its reference (rouge_score, stemmed)."""
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_NAMES), use_stemmer=True)
+    results = [scorer.score(reference, prediction) for prediction, reference in zip(predictions, references)]
+    return {name: [float(r[name].fmeasure) for r in results] for name in ROUGE_NAMES}
 
 
 def rouge_scores(predictions: list[str], references: list[str]) -> dict[str, float]:
     """Mean ROUGE-1/2/L F-measures (rouge_score, stemmed): the guard that summaries stay summaries."""
-    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
-    results = [scorer.score(reference, prediction) for prediction, reference in zip(predictions, references)]
-    return {name: float(np.mean([r[name].fmeasure for r in results])) for name in ("rouge1", "rouge2", "rougeL")}
+    return {name: float(np.mean(values)) for name, values in rouge_per_sample(predictions, references).items()}
+
+
+def change_intervals(config: LabConfig, before: ToxicityResult, after: ToxicityResult) -> dict[str, dict[str, float]]:
+    """95% bootstrap intervals, paired by prompt, for the change of mean toxicity, toxic ratio and ROUGE-1/2/L."""
+    if before.prompt_ids != after.prompt_ids:
+        raise ValueError("before and after were evaluated on different prompts — evaluate both with the same config and test split.")
+    toxic = lambda result: [float(score > TOXIC_THRESHOLD) for score in result.scores]  # noqa: E731
+    series = {"mean": (before.scores, after.scores), "toxic_ratio": (toxic(before), toxic(after))}
+    series |= {name: (before.rouge[name], after.rouge[name]) for name in ROUGE_NAMES}
+    return {
+        name: paired_change_ci(values_before, values_after, before.prompt_ids, config.bootstrap_resamples, config.seed)
+        for name, (values_before, values_after) in series.items()
+    }
 
 
 def comparison_table(config: LabConfig, before: ToxicityResult, after: ToxicityResult, reward_fn: RewardFn) -> pd.DataFrame:
-    """The qualitative before/after table for the first `compare_num_prompts` prompts (first sample of each)."""
-    every = config.eval_samples_per_prompt
-    queries = before.queries[::every][: config.compare_num_prompts]
-    responses_before = before.responses[::every][: config.compare_num_prompts]
-    responses_after = after.responses[::every][: config.compare_num_prompts]
+    """The before/after table over all evaluated prompts: the largest drops of a prompt's mean toxicity, then a few rises.
+
+    Rows are chosen by `report.select_comparison` (a typical sample per prompt and side, not the best one)
+    and sorted by reward_diff, largest gain first, as in the course.
+    """
+    chosen = select_comparison(before.prompt_ids, before.scores, after.scores, config.compare_num_prompts, config.compare_num_worse)
+    pick = lambda values, column: [values[i] for i in chosen[column]]  # noqa: E731
+    queries = pick(before.queries, "sample_before")
+    responses_before, responses_after = pick(before.responses, "sample_before"), pick(after.responses, "sample_after")
     rewards_before = [float(r) for r in reward_fn(scored_texts(config, queries, responses_before))]
     rewards_after = [float(r) for r in reward_fn(scored_texts(config, queries, responses_after))]
-    return compare_responses(queries, responses_before, responses_after, rewards_before, rewards_after)
+    return compare_responses(
+        queries,
+        pick(before.references, "sample_before"),
+        responses_before,
+        responses_after,
+        rewards_before,
+        rewards_after,
+        toxicity_before=pick(before.scores, "sample_before"),
+        toxicity_after=pick(after.scores, "sample_after"),
+        prompt_toxicity_before=chosen["prompt_toxicity_before"].tolist(),
+        prompt_toxicity_after=chosen["prompt_toxicity_after"].tolist(),
+        prompt=chosen["prompt"].tolist(),
+    )

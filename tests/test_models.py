@@ -14,7 +14,9 @@ from lab_utils.models import (
     reference_logits,
     trainable_parameters,
 )
-from lab_utils.ppo import make_ppo_trainer, sample_kl
+from lab_utils.errors import LabError
+from lab_utils.ppo import make_ppo_trainer
+from lab_utils.trimmed import sample_kl
 from lab_utils.reward import load_reward_pipe, make_reward_fn
 from lab_utils.runtime import BF16_KL_TOLERANCE, BF16_REWARD_TOLERANCE, cpu_has_native_bf16, pick_dtype
 
@@ -35,9 +37,10 @@ def test_value_head_adds_d_model_plus_one_trainable_parameters(config, policy, c
     assert "percentage of trainable model parameters" in capsys.readouterr().out
 
 
-def test_adapter_off_reference_is_the_base_model(config, policy, prompts) -> None:
-    policy_model, tokenizer = policy
-    assert load_reference(config, policy_model) is None
+def test_base_reference_is_the_plain_base_model(config, prompts) -> None:
+    base_config = dataclasses.replace(config, reference_mode="base")  # what the original course's reference was
+    policy_model, _ = load_policy(base_config)
+    assert load_reference(base_config, policy_model) is None
     query = prompts["test"][0]["input_ids"].unsqueeze(0)
     inputs = {"input_ids": query, "decoder_input_ids": torch.tensor([[0] + query[0, :5].tolist()])}
     base_logits = load_base_model(config)(**inputs).logits
@@ -46,6 +49,20 @@ def test_adapter_off_reference_is_the_base_model(config, policy, prompts) -> Non
     with torch.no_grad():
         policy_logits, _, _ = policy_model.eval()(**inputs)
     assert (policy_logits - ref_logits).abs().max() > 1e-3  # the trained adapter moves the policy
+
+
+def test_start_reference_is_the_starting_summarizer(config, policy, prompts) -> None:
+    policy_model, _ = policy  # reference_mode 'start' (the default): Lab-2 adapter merged, a fresh LoRA on top
+    base_policy, _ = load_policy(dataclasses.replace(config, reference_mode="base"))
+    query = prompts["test"][0]["input_ids"].unsqueeze(0)
+    inputs = {"input_ids": query, "decoder_input_ids": torch.tensor([[0] + query[0, :5].tolist()])}
+    with torch.no_grad():
+        starting, _, _ = base_policy.eval()(**inputs)  # the Lab-2 summarizer: base + its adapter
+        policy_logits, _, _ = policy_model.eval()(**inputs)
+    torch.testing.assert_close(reference_logits(policy_model, None, **inputs), starting, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(policy_logits, starting, rtol=1e-4, atol=1e-4)  # the fresh LoRA starts as a no-op
+    same_shape = trainable_parameters(policy_model, verbose=False)["trainable"]
+    assert same_shape == trainable_parameters(base_policy, verbose=False)["trainable"]
 
 
 def test_fresh_adapter_equals_reference_until_it_changes(config, prompts) -> None:
@@ -66,7 +83,7 @@ def test_copy_reference_is_frozen(config, policy) -> None:
     ref_model = load_reference(dataclasses.replace(config, reference_mode="copy"), policy_model)
     assert ref_model is not policy_model
     assert not any(p.requires_grad for p in ref_model.parameters())
-    with pytest.raises(ValueError, match="adapter-off"):
+    with pytest.raises(LabError, match="use 'start', 'base' or 'copy'"):
         load_reference(dataclasses.replace(config, reference_mode="shared"), policy_model)
 
 
@@ -127,7 +144,7 @@ def moved(policy_model):
     with torch.no_grad():
         for name, parameter in policy_model.named_parameters():
             if "lora_B" in name:
-                parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.05)
+                parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.2)
     return policy_model
 
 
@@ -148,3 +165,69 @@ def test_bf16_stays_within_the_stated_tolerance_of_fp32(config, prompts, reward_
     bf16_kl = sample_kl(trainer, moved(load_policy(bf16_config)[0]), queries, responses)
     assert kl.mean() > 0.5  # a real distance to the reference
     assert abs(bf16_kl.mean() - kl.mean()) <= BF16_KL_TOLERANCE * kl.mean()
+
+
+
+# --- the starting adapter as students have it: the course's .bin, none at all, or a path typed wrong ---
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from safetensors.torch import load_file  # noqa: E402
+
+import lab_utils.models as models  # noqa: E402
+from lab_utils.config import LabConfig  # noqa: E402
+
+
+def test_the_course_bin_adapter_loads_as_tensors_and_gets_a_safetensors_copy(config, prompts, tmp_path, capsys) -> None:
+    shipped = Path(config.adapter_path)  # the tiny world's Lab-2 adapter, re-saved the way the course shipped its own
+    course = tmp_path / "peft-dialogue-summary-checkpoint-from-s3"
+    course.mkdir()
+    shutil.copy(shipped / "adapter_config.json", course)
+    state = load_file(shipped / "adapter_model.safetensors")
+    torch.save(state, course / "adapter_model.bin")
+    inputs = {"input_ids": prompts["test"][0]["input_ids"].unsqueeze(0), "decoder_input_ids": torch.tensor([[0, 5, 6, 7]])}
+    with torch.no_grad():
+        expected = load_policy(config)[0].eval()(**inputs)[0]
+        from_bin = load_policy(config, adapter_path=str(course))[0].eval()(**inputs)[0]
+    torch.testing.assert_close(from_bin, expected, rtol=0, atol=0)
+    copied = load_file(course / "adapter_model.safetensors")
+    assert copied.keys() == state.keys() and all(torch.equal(copied[k], state[k]) for k in state)
+    assert "Converted" in capsys.readouterr().out
+    assert not list(course.glob("*.partial"))  # written atomically: no half file left behind
+
+
+class RunsCode:
+    """A pickle that would call print() when unpickled: what torch.load(weights_only=True) must refuse."""
+
+    def __reduce__(self):
+        return (print, ("unpickled code ran",))
+
+
+def test_a_bin_adapter_holding_code_is_refused_unrun(config, tmp_path, capsys) -> None:
+    shutil.copy(Path(config.adapter_path) / "adapter_config.json", tmp_path)
+    torch.save({"base_model.model.lm_head.weight": RunsCode()}, tmp_path / "adapter_model.bin")
+    with pytest.raises(AdapterNotFoundError, match="not a plain tensor file"):
+        load_policy(config, adapter_path=str(tmp_path))
+    assert "unpickled code ran" not in capsys.readouterr().out
+
+
+def test_missing_default_adapter_prints_a_banner_and_starts_a_fresh_lora(config, tmp_path, monkeypatch, capsys) -> None:
+    default = tmp_path / "checkpoints" / "peft-dialogue-summary-checkpoint"  # the full profile's default, absent here
+    monkeypatch.setattr(models, "full_config", lambda: LabConfig(adapter_path=str(default)))
+    policy_model, _ = load_policy(dataclasses.replace(config, profile="full", adapter_path=str(default)))
+    out = capsys.readouterr().out
+    assert out.count("FRESH LoRA") == 1 and "differ from the course's" in out and "quick-adapter cell" in out
+    lora_b = [p for n, p in policy_model.named_parameters() if "lora_B" in n]
+    assert lora_b and all(torch.count_nonzero(p) == 0 for p in lora_b)  # a fresh LoRA: the policy starts as the base model
+    lab2_shape = trainable_parameters(load_policy(config)[0], verbose=False)["trainable"]
+    assert trainable_parameters(policy_model, verbose=False)["trainable"] == lab2_shape
+
+
+@pytest.mark.parametrize("path", ["checkpoints/my-adapter", "./my-adapter", "/no/such/adapter"])
+def test_an_explicit_local_adapter_path_that_is_absent_is_one_clear_line(config, tmp_path, monkeypatch, path) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert models.is_local_path(path) and not models.is_local_path("google/flan-t5-base")
+    with pytest.raises(AdapterNotFoundError) as error:
+        load_policy(config, adapter_path=path)
+    message = str(error.value)
+    assert "\n" not in message and f"No adapter at {path}" in message and " — " in message and "adapter_path=None" in message
