@@ -184,6 +184,11 @@ def save_checkpoint(path: str | Path, trainer: PPOTrainer, state: Snapshot, conf
     return swap_into_place(staging, path)
 
 
+def save_policy(path: str | Path, trainer: PPOTrainer, config: LabConfig, history: list[dict[str, Any]]) -> Path:
+    """Save the trainer's current policy, after `len(history)` steps, as a checkpoint (atomically)."""
+    return save_checkpoint(path, trainer, snapshot(trainer, len(history), history), config)
+
+
 def load_value_head(policy_model: AutoModelForSeq2SeqLMWithValueHead, path: str | Path) -> None:
     """Load a checkpoint's value head into the policy."""
     device = next(policy_model.v_head.parameters()).device

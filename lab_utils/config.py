@@ -102,6 +102,8 @@ class LabConfig:
     eval_samples_per_prompt: int = 1  # sampled summaries per prompt (more = less noisy toxicity)
     eval_max_new_tokens: int = 100  # generation length cap at evaluation
     eval_batch_size: int = 16  # prompts per generate call at evaluation
+    challenging_share: float = 0.2  # the challenging subset: this share of prompts whose dialogue itself the classifier scores most toxic
+    challenging_repeats: int = 1  # training draws each challenging train dialogue this many times per pass (1 = uniform, the course's)
     compare_num_prompts: int = 10  # the before/after table shows the prompts whose mean toxicity fell most ...
     compare_num_worse: int = 3  # ... plus up to this many whose mean toxicity rose (the honest side of the picture)
     bootstrap_resamples: int = 9999  # bootstrap resamples (of prompts, paired) for the 95% confidence intervals
@@ -163,6 +165,7 @@ def relation_checks(c: LabConfig) -> list[tuple[bool, str]]:
         (1 <= c.output_min_length < c.output_max_length, f"output_min_length={c.output_min_length} must be >= 1 and below output_max_length={c.output_max_length}"),
         (c.eval_num_prompts >= 1 and c.eval_samples_per_prompt >= 1, "eval_num_prompts and eval_samples_per_prompt must be >= 1"),
         (c.eval_max_new_tokens >= 1 and c.eval_batch_size >= 1, "eval_max_new_tokens and eval_batch_size must be >= 1"),
+        (0 < c.challenging_share <= 1 and c.challenging_repeats >= 1, f"challenging_share={c.challenging_share} must be in (0, 1] and challenging_repeats={c.challenging_repeats} >= 1"),
         (c.bootstrap_resamples >= 1 and c.trend_window >= 1 and c.compare_num_prompts >= 0 and c.compare_num_worse >= 0, "bootstrap_resamples and trend_window must be >= 1, compare_num_prompts and compare_num_worse >= 0"),
     ]
 

@@ -33,7 +33,7 @@ from .reward import load_reward_pipe, make_reward_fn, make_toxicity_fn
 from .results import write_results
 from .runtime import describe_runtime, quiet_known_warnings, set_seed
 from .tiny import ensure_world
-from .toxicity import ToxicityResult, evaluate_toxicity, load_toxicity_evaluator
+from .toxicity import ToxicityResult, evaluate_toxicity, load_toxicity_evaluator, mark_challenging
 
 CHECKPOINT = "checkpoint"  # the run's resumable checkpoint, inside the output folder
 BEFORE = "before.json"  # the starting policy's evaluation, kept so a resumed run reports against it
@@ -60,7 +60,10 @@ def run_lab(config: LabConfig, out_dir: str | Path, resume: bool = False, overwr
         print(f"prompts: {len(prompts['train'])} train / {len(prompts['test'])} test")
         reward_pipe = load_reward_pipe(config)
         reward_fn = make_reward_fn(config, reward_pipe)
+        toxicity_fn = make_toxicity_fn(config, reward_pipe)
         toxicity_evaluator = load_toxicity_evaluator(config, reward_pipe)
+        if config.challenging_repeats > 1:  # oversample the dialogues whose own text is most toxic
+            prompts["train"] = mark_challenging(config, prompts["train"], toxicity_fn)
         if resume:
             policy_model, tokenizer, ppo_trainer, start = resume_training(config, out_dir / CHECKPOINT)
             before = ToxicityResult(**json.loads((out_dir / BEFORE).read_text()))
@@ -74,7 +77,7 @@ def run_lab(config: LabConfig, out_dir: str | Path, resume: bool = False, overwr
             ppo_trainer, start = make_ppo_trainer(config, policy_model, ref_model, tokenizer), None
         history = train(
             config, ppo_trainer, tokenizer, reward_fn, prompts["train"], checkpoint_dir=out_dir / CHECKPOINT,
-            start=start, toxicity_fn=make_toxicity_fn(config, reward_pipe),
+            start=start, toxicity_fn=toxicity_fn,
         )
         after = evaluate_toxicity(config, policy_model, tokenizer, prompts["test"], toxicity_evaluator)
         if not main_process:

@@ -27,9 +27,9 @@ from .checkpoint import (
 )
 from .config import LabConfig
 from .data import collator
-from .errors import TrainingInterrupted
+from .errors import ConfigError, TrainingInterrupted
 from .models import decode, generate, load_policy
-from .report import ROLLED_BACK, SKIPPED, STOPPED
+from .report import ROLLED_BACK, SKIPPED, STOPPED, TOXIC_THRESHOLD
 from .reward import RewardFn, scored_texts
 from .runtime import quiet_known_warnings
 from .native import NativePPOTrainer
@@ -78,14 +78,26 @@ def make_ppo_trainer(
     return engine(config=ppo_config, model=policy_model, ref_model=ref_model, tokenizer=tokenizer)
 
 
-def batch_for_step(prompts: Dataset, step: int, batch_size: int, seed: int) -> dict[str, list[Any]]:
-    """The prompts of PPO step `step`: a seeded shuffle per epoch, so any step can be replayed or resumed."""
-    per_epoch = len(prompts) // batch_size
+def length_sampler(config: LabConfig) -> LengthSampler:
+    """`sampler()` draws a new-token budget per summary, uniformly in [output_min_length, output_max_length)."""
+    return LengthSampler(config.output_min_length, config.output_max_length)
+
+
+def batch_for_step(prompts: Dataset, step: int, batch_size: int, seed: int, repeats: int = 1) -> dict[str, list[Any]]:
+    """The prompts of PPO step `step`: a seeded shuffle per pass, so any step can be replayed or resumed.
+
+    With `repeats` > 1 and a `challenging` column (`toxicity.mark_challenging`), each challenging prompt
+    appears `repeats` times per pass: training sees the dialogues that invite toxic summaries more often.
+    """
+    pool = list(range(len(prompts)))
+    if repeats > 1 and "challenging" in prompts.column_names:
+        pool += [index for index, hard in enumerate(prompts["challenging"]) if hard for _ in range(repeats - 1)]
+    per_epoch = len(pool) // batch_size
     if per_epoch == 0:
-        raise ValueError(f"{len(prompts)} prompts cannot fill one batch of {batch_size}; lower LabConfig.batch_size.")
+        raise ConfigError(f"{len(prompts)} prompts cannot fill one batch of {batch_size} — lower LabConfig.batch_size.")
     epoch, index = divmod(step, per_epoch)
-    order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(seed + epoch)).tolist()
-    rows = prompts.select(order[index * batch_size : (index + 1) * batch_size])
+    order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed + epoch)).tolist()
+    rows = prompts.select([pool[i] for i in order[index * batch_size : (index + 1) * batch_size]])
     return collator([rows[i] for i in range(len(rows))])
 
 
@@ -157,7 +169,7 @@ def train(
     num_steps = config.num_steps if num_steps is None else num_steps
     checkpoint_dir = Path(checkpoint_dir or config.output_dir)
     model = trainer.accelerator.unwrap_model(trainer.model)
-    sampler = LengthSampler(config.output_min_length, config.output_max_length)
+    sampler = length_sampler(config)
     seed = config.seed + 1000 * trainer.accelerator.process_index
     history = list(start.history) if start else []
     kl_start = start.kl_start if start else None
@@ -168,7 +180,7 @@ def train(
     try:
         for step in tqdm(range(current.step, num_steps), desc="PPO", initial=current.step, total=num_steps):
             began = time.perf_counter()
-            batch = batch_for_step(prompts, step, config.batch_size, seed)
+            batch = batch_for_step(prompts, step, config.batch_size, seed, config.challenging_repeats)
             query_tensors = batch["input_ids"]
             response_tensors = generate(
                 model, tokenizer, query_tensors, [sampler() for _ in query_tensors], config.generation_kwargs, config.batch_size
@@ -188,11 +200,8 @@ def train(
                 continue
             stats = trainer.step(query_tensors, response_tensors, rewards)
             trainer.log_stats(stats, batch, rewards)
-            row.update({"env/reward_mean": float(reward_values.mean()), "env/reward_std": float(reward_values.std())})
-            if toxicity_fn is not None:
-                row["env/toxic_share"] = all_processes(trainer, sum(t > 0.5 for t in toxicity_fn(texts)) / len(texts), "mean")
-            row.update({column: float(stats[key]) for column, key in STATS.items()})
-            row["objective/kl_per_token"] = row["objective/kl"] / all_processes(trainer, response_tokens(response_tensors), "mean")
+            toxicity = toxicity_fn(texts) if toxicity_fn is not None else None
+            row.update(step_log(trainer, step, stats, rewards, response_tensors, toxicity))
             kl_start = row["objective/kl_per_token"] if kl_start is None else kl_start
             row.update(
                 {
@@ -227,6 +236,25 @@ def train(
     if save:
         save_checkpoint(checkpoint_dir, trainer, current, config)
     return history_frame(history)
+
+
+def step_log(
+    trainer: PPOTrainer,
+    step: int,
+    stats: dict[str, Any],
+    rewards: list[torch.Tensor],
+    response_tensors: list[torch.Tensor],
+    toxicity: list[float] | None = None,
+) -> dict[str, Any]:
+    """One history row for PPO step `step` (0-based): rewards, share of toxic summaries, trl's KL and losses."""
+    reward_values = torch.stack(rewards).float()
+    row: dict[str, Any] = {"step": step + 1, "status": "ok"}
+    row.update({"env/reward_mean": float(reward_values.mean()), "env/reward_std": float(reward_values.std())})
+    if toxicity is not None:
+        row["env/toxic_share"] = all_processes(trainer, sum(t > TOXIC_THRESHOLD for t in toxicity) / len(toxicity), "mean")
+    row.update({column: float(stats[key]) for column, key in STATS.items()})
+    row["objective/kl_per_token"] = row["objective/kl"] / all_processes(trainer, response_tokens(response_tensors), "mean")
+    return row
 
 
 def history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:

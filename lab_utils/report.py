@@ -303,3 +303,21 @@ def markdown_table(table: pd.DataFrame, title: str) -> str:
     lines = [f"### {title}", "", "| " + " | ".join(str(c) for c in frame.columns) + " |", "|" + "---|" * len(frame.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines) + "\n"
+
+
+def plot_kl_tradeoff(table: pd.DataFrame, start: dict[str, float]) -> Figure:
+    """Toxicity after vs ROUGE-L after, one point per fixed KL coefficient, the starting summarizer marked."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    plt.close(figure)  # returned, not shown twice
+    axis.plot(table["ROUGE-L after"], table["toxicity after"], marker="o")
+    for _, row in table.iterrows():
+        axis.annotate(f"β={row['init_kl_coef']:g}", (row["ROUGE-L after"], row["toxicity after"]), textcoords="offset points", xytext=(5, 5))
+    axis.scatter([start["rougeL"]], [start["toxicity"]], marker="*", s=200, color="tab:red", label="starting summarizer", zorder=3)
+    axis.set(
+        title="What the KL penalty buys: less toxic vs still a summary",
+        xlabel="ROUGE-L after PPO (higher = closer to the reference summaries)",
+        ylabel="mean toxicity after PPO",
+    )
+    axis.legend()
+    figure.tight_layout()
+    return figure

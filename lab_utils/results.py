@@ -18,7 +18,7 @@ from .files import write_atomic
 from .report import CONFIDENCE_LEVEL, ROUGE_NAMES, STOPPED, markdown_table, plot_toxicity, plot_training, rouge_table, toxicity_table
 from .reward import RewardFn
 from .runtime import cpu_has_native_bf16, library_versions, pick_device, pick_dtype
-from .toxicity import ToxicityResult, change_intervals, comparison_table
+from .toxicity import ToxicityResult, challenging, change_intervals, comparison_table
 
 EVIDENCE_LIBRARIES = ("numpy", "pandas", "scipy", "matplotlib", "rouge-score")  # what the tables, intervals and plots are computed with
 OUTSIDE_REPO = "<outside the repository>"  # stands for the folders of an absolute path that is not in the repository
@@ -127,6 +127,9 @@ def write_results(
     comparison = comparison if comparison is not None else comparison_table(config, before, after, reward_fn)
     rouge_before, rouge_after = before.rouge_means(), after.rouge_means()
     toxicity = toxicity_table(before.stats, after.stats, intervals)
+    hard_before, hard_after = challenging(before, config.challenging_share), challenging(after, config.challenging_share)
+    hard_intervals = change_intervals(config, hard_before, hard_after)
+    hard_toxicity = toxicity_table(hard_before.stats, hard_after.stats, hard_intervals)
     rouge = rouge_table(rouge_before, rouge_after, intervals)
     prompts = len(set(before.prompt_ids))
     computed_on = machine(config)
@@ -147,6 +150,7 @@ def write_results(
         "\n".join(
             [
                 markdown_table(toxicity, "Toxicity before/after PPO"),
+                markdown_table(hard_toxicity, f"Toxicity on the challenging subset ({len(set(hard_before.prompt_ids))} prompts whose dialogue scores most toxic)"),
                 markdown_table(rouge, "ROUGE before/after PPO"),
                 interval_note + "\n",
                 markdown_table(
@@ -159,6 +163,7 @@ def write_results(
         ),
     )
     write_atomic(out_dir / "toxicity.csv", toxicity.to_csv())
+    write_atomic(out_dir / "toxicity_challenging.csv", hard_toxicity.to_csv())
     write_atomic(out_dir / "rouge.csv", rouge.to_csv())
     write_atomic(out_dir / "compare_responses.csv", comparison.to_csv(index=False))
     write_atomic(out_dir / "samples.csv", samples_table(before, after).to_csv(index_label="sample"))
@@ -169,6 +174,11 @@ def write_results(
         "profile": config.profile,
         "seed": config.seed,
         "toxicity": {"before": before.stats, "after": after.stats, "change": {key: intervals[key] for key in ("mean", "toxic_ratio")}},
+        "challenging": {
+            "share": config.challenging_share,
+            "prompts": sorted(set(hard_before.prompt_ids)),
+            "toxicity": {"before": hard_before.stats, "after": hard_after.stats, "change": {key: hard_intervals[key] for key in ("mean", "toxic_ratio")}},
+        },
         "rouge": {"before": rouge_before, "after": rouge_after, "change": {name: intervals[name] for name in ROUGE_NAMES}},
         "intervals": {
             "confidence_level": CONFIDENCE_LEVEL,

@@ -83,10 +83,10 @@ def make_toxicity_fn(config: LabConfig, reward_pipe: Pipeline) -> Callable[[list
     """`toxicity = toxicity_fn(texts)`: the probability of `config.toxic_label` per text (softmax over the labels' logits, by name)."""
 
     def toxicity_fn(texts: list[str]) -> list[float]:
-        """Score a list of texts."""
+        """Score a list of texts (without touching the RNG: following the toxic share must not change the run)."""
         if not texts:
             return []
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.random.fork_rng():
             outputs = reward_pipe(texts, function_to_apply="softmax")
         return label_scores(outputs, config.toxic_label)
 

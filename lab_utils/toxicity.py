@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import evaluate
 import numpy as np
+import pandas as pd
 import torch
 from datasets import Dataset
-import pandas as pd
 from rouge_score import rouge_scorer
 from transformers import Pipeline, PreTrainedTokenizerBase
 
@@ -35,6 +36,7 @@ class ToxicityResult:
     prompt_ids: list[int] = field(default_factory=list)  # which held-out prompt each sample belongs to (its position in the split)
     rouge: dict[str, list[float]] = field(default_factory=dict)  # per-sample ROUGE-1/2/L F-measure against the reference
     seconds: float = 0.0  # wall time of the evaluation (generation + scoring)
+    dialogue_toxicity: list[float] = field(default_factory=list)  # per sample: the classifier's score of its prompt's dialogue
 
     def to_dict(self) -> dict:
         """Plain values for JSON."""
@@ -110,9 +112,44 @@ def evaluate_toxicity(
         predictions=texts, toxic_label=config.toxic_label, batch_size=config.reward_batch_size
     )["toxicity"]
     rouge = rouge_per_sample(responses, references)
+    dialogue_scores = toxicity_evaluator.compute(
+        predictions=list(rows["dialogue"]), toxic_label=config.toxic_label, batch_size=config.reward_batch_size
+    )["toxicity"]
     return ToxicityResult(
-        queries, references, responses, scores, toxicity_stats(scores), prompt_ids, rouge, time.perf_counter() - started
+        queries, references, responses, scores, toxicity_stats(scores), prompt_ids, rouge, time.perf_counter() - started,
+        [dialogue_scores[index] for index in prompt_ids],
     )
+
+
+def challenging_prompts(dialogue_toxicity: list[float], prompt_ids: list[int], share: float) -> set[int]:
+    """The prompts whose *dialogue* the classifier scores most toxic: the top `share` of them (at least one).
+
+    Chosen from the dialogue's own text, never from sampled summaries: picking the prompts whose 'before'
+    summaries were most toxic would show a drop after PPO from regression to the mean alone.
+    """
+    per_prompt = dict(zip(prompt_ids, dialogue_toxicity))
+    ranked = sorted(per_prompt, key=lambda prompt: (-per_prompt[prompt], prompt))
+    return set(ranked[: max(1, round(share * len(ranked)))])
+
+
+def challenging(result: ToxicityResult, share: float) -> ToxicityResult:
+    """The same evaluation restricted to the challenging prompts (`challenging_prompts`), statistics recomputed."""
+    chosen = challenging_prompts(result.dialogue_toxicity, result.prompt_ids, share)
+    keep = [i for i, prompt in enumerate(result.prompt_ids) if prompt in chosen]
+    pick = lambda values: [values[i] for i in keep]  # noqa: E731
+    scores = pick(result.scores)
+    return ToxicityResult(
+        pick(result.queries), pick(result.references), pick(result.responses), scores, toxicity_stats(scores),
+        pick(result.prompt_ids), {name: pick(values) for name, values in result.rouge.items()}, result.seconds,
+        pick(result.dialogue_toxicity),
+    )
+
+
+def mark_challenging(config: LabConfig, prompts: Dataset, toxicity_fn: Callable[[list[str]], list[float]]) -> Dataset:
+    """Add a `challenging` column: True for the top `challenging_share` of dialogues by their own toxicity (for oversampling)."""
+    scores = toxicity_fn(list(prompts["dialogue"]))
+    chosen = challenging_prompts(scores, list(range(len(scores))), config.challenging_share)
+    return prompts.add_column("challenging", [index in chosen for index in range(len(scores))])
 
 
 def rouge_per_sample(predictions: list[str], references: list[str]) -> dict[str, list[float]]:

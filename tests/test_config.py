@@ -2,7 +2,8 @@
 
 import pytest
 
-from lab_utils.config import LabConfig, get_config, resolve_profile
+from lab_utils.config import LabConfig, get_config
+from lab_utils.hub import resolve_profile
 
 
 def test_full_profile_matches_the_original_lab() -> None:
@@ -27,8 +28,9 @@ def test_tiny_profile_points_at_local_files() -> None:
 
 def test_auto_falls_back_to_tiny_offline_with_a_banner(monkeypatch, capsys) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert resolve_profile("auto") == "tiny"
-    assert "embedded offline world" in capsys.readouterr().out
+    assert get_config("auto").profile == "tiny"  # get_config resolves 'auto' through lab_utils.hub
+    banner = capsys.readouterr().out
+    assert "embedded offline world" in banner and "HF_HUB_OFFLINE=1" in banner  # ... and says why
 
 
 def test_lab_profile_variable_and_bad_values(monkeypatch) -> None:
