@@ -8,7 +8,7 @@ PIP_QUIET := 2>&1 | { grep -v "^WARNING: Location" || true; }
 LAB_PROFILE ?= auto
 export LAB_PROFILE
 
-.PHONY: setup lab test world regenerate clean
+.PHONY: setup lab test world regenerate rehearse clean
 
 setup: $(STAMP)
 
@@ -30,8 +30,13 @@ regenerate: setup  ## instructors: execute every notebook on LAB_PROFILE into no
 	$(PY) -m lab_utils.regenerate
 
 test: setup  ## unit tests + the graded notebooks (nbval), always on the tiny profile, never the network
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 LAB_PROFILE=tiny $(PY) -m pytest tests notebooks/executed/tiny \
+	HF_HUB_OFFLINE=1 $(PY) -m lab_utils.tiny   # build the tiny world once, before the test workers share it
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 LAB_PROFILE=tiny OMP_NUM_THREADS=1 \
+	  $(PY) -m pytest tests notebooks/executed/tiny -n 2 --dist loadfile \
 	  --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/executed/nbval_sanitize.cfg
 
+rehearse: setup  ## the full profile rehearsed offline: real hub ids and shapes (random weights) from a loopback hub; CLI, missing adapter, notebook
+	$(PY) -m rehearsal --notebook
+
 clean:
-	rm -rf .venv checkpoints/tiny checkpoints/tiny.* results
+	rm -rf .venv checkpoints/tiny checkpoints/tiny.* checkpoints/standin checkpoints/standin.* results
