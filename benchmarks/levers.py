@@ -20,7 +20,9 @@ from peft import get_peft_model_state_dict, set_peft_model_state_dict
 from trl import PPOTrainer
 
 from lab_utils.models import decode, generate, load_policy, model_device
-from lab_utils.ppo import batch_for_step, make_ppo_trainer, sample_kl
+from lab_utils.native import NativePPOTrainer
+from lab_utils.ppo import batch_for_step, make_ppo_trainer
+from lab_utils.trimmed import sample_kl
 from lab_utils.reward import load_reward_pipe, make_reward_fn
 from worker import VARIANTS, Bench, draw_lengths, load_bench, parse_worker_args, per_sample_rollout
 
@@ -61,7 +63,7 @@ def per_sample_in_mode(bench: Bench, queries: list[torch.Tensor], lengths: list[
     per_sample_rollout(bench, queries, lengths)
 
 
-def lever_timings(bench: Bench, padded_trainer: PPOTrainer, step: int, lengths: list[int]) -> dict[str, float]:
+def lever_timings(bench: Bench, padded_trainer: PPOTrainer, native_trainer: NativePPOTrainer, step: int, lengths: list[int]) -> dict[str, float]:
     """Seconds of every lever on one batch; the step entries run PPO updates on the lab's own responses."""
     config, model, tokenizer = bench.config, bench.policy_model, bench.tokenizer
     queries = batch_for_step(bench.prompts["train"], step, config.batch_size, config.seed)["input_ids"]
@@ -81,6 +83,7 @@ def lever_timings(bench: Bench, padded_trainer: PPOTrainer, step: int, lengths: 
         "reward | one call, responses sorted by length": seconds(lambda: bench.reward_fn(by_length)),
         "step() | sorted batch, each mini-batch cut to its own length (lab)": seconds(lambda: bench.trainer.step(queries, responses, rewards)),
         "step() | trl's step, whole batch padded once": seconds(lambda: padded_trainer.step(queries, responses, rewards)),
+        "step() | the lab's own step (engine=native), same widths": seconds(lambda: native_trainer.step(queries, responses, rewards)),
         "step() | lab's, under bf16 autocast": seconds(lambda: bench.trainer.step(queries, responses, rewards), bf16()),
     }
 
@@ -122,8 +125,9 @@ def main() -> None:
     bench = load_bench(args.shape, args.dtype, VARIANTS["lab"])
     padded_config = dataclasses.replace(bench.config, trim_padding=False)
     padded_trainer = make_ppo_trainer(padded_config, bench.policy_model, None, bench.tokenizer)
+    native_trainer = make_ppo_trainer(dataclasses.replace(bench.config, engine="native"), bench.policy_model, None, bench.tokenizer)
     lengths = draw_lengths(bench.config, args.steps + 1)
-    rows = [lever_timings(bench, padded_trainer, step, step_lengths) for step, step_lengths in enumerate(lengths)][1:]
+    rows = [lever_timings(bench, padded_trainer, native_trainer, step, step_lengths) for step, step_lengths in enumerate(lengths)][1:]
     result = {"timings": {name: statistics.median(row[name] for row in rows) for name in rows[0]}}
     if args.dtype == "fp32":
         result["drift"] = precision_drift(bench, 0, lengths[0], perturb=args.shape != "tiny")

@@ -1,6 +1,6 @@
 """Speed benchmark of one PPO step: the original course loop vs the lab_utils path, each variant in its own process.
 
-python benchmarks/run.py --shape tiny|small|base [--steps N] [--dtype fp32|bf16] [--threads N] [--levers] [--out benchmarks/results]
+python benchmarks/run.py --shape tiny|small|base [--steps N] [--dtype fp32|bf16] [--threads N] [--levers] [--no-native] [--out benchmarks/results]
 Prints markdown tables, writes <out>/<shape>[-bf16].json and refreshes that shape's section of benchmarks/README.md
 (unless --no-readme).
 """
@@ -29,7 +29,7 @@ WORKER = HERE / "worker.py"
 LEVERS = HERE / "levers.py"
 README = HERE / "README.md"
 RESULTS_END = "<!-- results:end -->"
-VARIANTS = ("original", "lab")
+VARIANTS = ("original", "lab", "native")  # the course loop; lab_utils with trl's (trimmed) step; lab_utils with its own step
 PHASES = ("generate", "reward", "step", "total")
 IN_STEP = {  # trl's step timers -> what they hold
     "forward_pass": "policy + reference forward passes (no grad)",
@@ -82,7 +82,10 @@ def summarize(args: argparse.Namespace, host: dict[str, Any], results: dict[str,
         }
     keys = [*PHASES, "peak_rss_mb", "eval_seconds"]
     ratios = {key: rows["lab"][key] / rows["original"][key] for key in keys}
-    return {"rows": rows, "ratios": ratios}
+    summary = {"rows": rows, "ratios": ratios}
+    if "native" in rows:  # the native step against trl's trimmed step, same path otherwise
+        summary["native_ratios"] = {key: rows["native"][key] / rows["lab"][key] for key in keys}
+    return summary
 
 
 def fmt(value: float) -> str:
@@ -102,7 +105,7 @@ def markdown(args: argparse.Namespace, host: dict[str, Any], results: dict[str, 
         f"1-min load average at start {host['load_average_1min']:.2f}. Matmul peak (2048³): "
         f"fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s. "
         f"Median of {args.steps} PPO steps after 1 warm-up step; batch {knobs['batch_size']}, mini-batch {knobs['mini_batch_size']}, "
-        f"{knobs['output_min_length']}–{knobs['output_max_length'] - 1} new tokens per response (the same drawn lengths for both variants).",
+        f"{knobs['output_min_length']}–{knobs['output_max_length'] - 1} new tokens per response (the same drawn lengths for every variant).",
         "",
         "| variant | generate s | reward s | step() s | total s | peak RSS MB | step GFLOP/s | step % of peak |",
         "|---|---|---|---|---|---|---|---|",
@@ -111,7 +114,10 @@ def markdown(args: argparse.Namespace, host: dict[str, Any], results: dict[str, 
         cells = [fmt(row[key]) for key in (*PHASES, "peak_rss_mb")]
         lines.append(f"| {name} | {' | '.join(cells)} | {row['step_gflop_per_s']:.1f} | {100 * row['step_fraction_of_peak']:.1f}% |")
     lines.append(f"| lab / original | {' | '.join(f'{ratios[key]:.2f}×' for key in (*PHASES, 'peak_rss_mb'))} | | |")
-    lines += ["", "Inside `step()` (trl's timers, median s):", "", "| variant | " + " | ".join(IN_STEP.values()) + " | other |", "|---|---|---|---|"]
+    native = summary.get("native_ratios")
+    if native:
+        lines.append(f"| native / lab | {' | '.join(f'{native[key]:.2f}×' for key in (*PHASES, 'peak_rss_mb'))} | | |")
+    lines += ["", "Inside `step()` (trl's timers; the native step keeps the same ones; median s):", "", "| variant | " + " | ".join(IN_STEP.values()) + " | other |", "|---|---|---|---|"]
     for name, result in results.items():
         median = result["median"]
         other = max(0.0, median["step"] - sum(median[timer] for timer in IN_STEP))
@@ -179,6 +185,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--no-readme", action="store_true", help="do not refresh this shape's tables in benchmarks/README.md")
     parser.add_argument("--levers", action="store_true", help="also time single levers (inference_mode, bucketing, bf16 autocast, ...)")
+    parser.add_argument("--no-native", action="store_true", help="skip the `native` variant (the lab's own PPO step): one worker fewer")
     args = parser.parse_args()
 
     host = machine(args)
@@ -186,8 +193,8 @@ def main() -> None:
         print(f"Note: the machine is busy (load average {host['load_average_1min']:.2f}): timings will be noisy, and more torch "
               "threads than free cores can slow small models down many times over (try --threads 1).")
     run_worker(WORKER, args, "build")
-    results = {name: run_worker(WORKER, args, name) for name in VARIANTS}
-    if results["original"]["prompt_digests"] != results["lab"]["prompt_digests"]:
+    results = {name: run_worker(WORKER, args, name) for name in VARIANTS if not (args.no_native and name == "native")}
+    if any(result["prompt_digests"] != results["original"]["prompt_digests"] for result in results.values()):
         print("Warning: the variants saw different prompts (did the tiny world change during the run?); rerun.")
     summary = summarize(args, host, results)
     text = markdown(args, host, results, summary)

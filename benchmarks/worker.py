@@ -1,7 +1,7 @@
 """One benchmark process: build a shape's models, or time one loop variant (PPO steps, then toxicity evaluation).
 
 Started by run.py, one process per variant, so each variant's peak RSS is its own:
-`python benchmarks/worker.py original|lab|build --shape tiny --dtype fp32 --steps 2 --out result.json`.
+`python benchmarks/worker.py original|lab|native|build --shape tiny --dtype fp32 --steps 2 --out result.json`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from trl import AutoModelForSeq2SeqLMWithValueHead, PPOTrainer
 from flops import DTYPES, matmul_params, step_flops
 from lab_utils.config import LabConfig
 from lab_utils.data import build_dataset
+from lab_utils.native import NativePPOTrainer
 from lab_utils.models import decode, generate, load_policy, load_reference, model_device
 from lab_utils.ppo import batch_for_step, make_ppo_trainer
 from lab_utils.reward import RewardFn, load_reward_pipe, make_reward_fn, scored_texts
@@ -46,7 +47,7 @@ class Bench:
     config: LabConfig  # generation_kwargs include the ExactLength processor
     policy_model: AutoModelForSeq2SeqLMWithValueHead
     tokenizer: PreTrainedTokenizerBase
-    trainer: PPOTrainer
+    trainer: PPOTrainer | NativePPOTrainer
     reward_pipe: Pipeline
     reward_fn: RewardFn
     prompts: datasets.DatasetDict
@@ -97,11 +98,13 @@ class Variant:
     share_classifier: bool  # the toxicity evaluator scores with the reward pipeline instead of loading its own
     rollout: Rollout
     evaluate: Callable[[Bench, evaluate.EvaluationModule], None]
+    engine: str = "trl"  # LabConfig.engine: trl's PPOTrainer, or the lab's own step (lab_utils/native.py)
 
 
 VARIANTS = {
     "original": Variant("copy", "query+response", False, False, per_sample_rollout, one_by_one_eval),
-    "lab": Variant("adapter-off", "response", True, True, batched_rollout, batched_eval),
+    "lab": Variant("start", "response", True, True, batched_rollout, batched_eval),
+    "native": Variant("start", "response", True, True, batched_rollout, batched_eval, engine="native"),
 }
 
 
@@ -121,7 +124,8 @@ def peak_rss_mb() -> float:
 def load_bench(shape: str, dtype: str, variant: Variant) -> Bench:
     """Policy, reference (per the variant), trainer, reward function and prompts of a shape, at `dtype`."""
     config = dataclasses.replace(
-        bench_config(shape, dtype), reference_mode=variant.reference_mode, score_target=variant.score_target, trim_padding=variant.trim_padding
+        bench_config(shape, dtype), reference_mode=variant.reference_mode, score_target=variant.score_target,
+        trim_padding=variant.trim_padding, engine=variant.engine,
     )
     set_seed(config.seed)
     policy_model, tokenizer = load_policy(config)

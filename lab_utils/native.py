@@ -109,7 +109,11 @@ def forward(
     def pad(x: Tensor) -> Tensor:
         return F.pad(x, (0, width - x.shape[1]))
 
-    return pad(logprobs), pad(values[:, :-1]), pad(entropy(logits[:, :-1])) if with_entropy else None
+    entropies = None
+    if with_entropy:
+        with torch.no_grad():  # the entropy is only reported, never trained on
+            entropies = pad(entropy(logits[:, :-1]))
+    return pad(logprobs), pad(values[:, :-1]), entropies
 
 
 def kl_rewards(

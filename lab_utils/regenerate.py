@@ -34,7 +34,7 @@ CLONE_SETTING = re.compile(r'^REPOSITORY = "[^"]*"', re.MULTILINE)  # the first 
 
 def lab_notebooks(only: str | None = None) -> list[Path]:
     """The student notebooks (companion first: it makes the adapter the main lab starts from)."""
-    notebooks = sorted(NOTEBOOKS_DIR.glob("lab*.ipynb"))
+    notebooks = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
     return [path for path in notebooks if only is None or path.name.startswith(only)]
 
 

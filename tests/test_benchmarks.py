@@ -8,7 +8,7 @@ from lab_utils.config import REPO_ROOT
 
 
 def test_tiny_smoke_benchmark(config, tmp_path) -> None:
-    command = [sys.executable, "benchmarks/run.py", "--shape", "tiny", "--steps", "2", "--no-readme", "--out", str(tmp_path)]
+    command = [sys.executable, "benchmarks/run.py", "--shape", "tiny", "--steps", "1", "--no-readme", "--no-native", "--out", str(tmp_path)]
     subprocess.run(command, check=True, cwd=REPO_ROOT)
     result = json.loads((tmp_path / "tiny.json").read_text())
     original, lab = result["variants"]["original"], result["variants"]["lab"]

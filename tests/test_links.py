@@ -7,7 +7,7 @@ import nbformat
 
 from lab_utils.regenerate import BADGE_LINK, CLONE_SETTING, NOTEBOOKS_DIR, README, colab_link, repository_url, sync_links, synced
 
-STUDENT_NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("lab*.ipynb"))
+STUDENT_NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
 
 def clone_cell(path) -> str:

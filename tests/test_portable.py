@@ -84,7 +84,10 @@ def test_results_folder_is_portable_and_complete(config, prompts, reward_pipe, t
 
     def result(scores: list[float]) -> ToxicityResult:
         responses = [rude[i] if score > 0.5 else references[i] for i, score in enumerate(scores)]
-        return ToxicityResult(queries, references, responses, scores, toxicity_stats(scores), prompt_ids, rouge_per_sample(responses, references), 1.5)
+        dialogue_toxicity = [0.9 if prompt in (0, 2, 4) else 0.01 for prompt in prompt_ids]
+        return ToxicityResult(
+            queries, references, responses, scores, toxicity_stats(scores), prompt_ids, rouge_per_sample(responses, references), 1.5, dialogue_toxicity
+        )
 
     history = pd.DataFrame(
         {"step": [1, 2, 3], "status": ["ok"] * 3, "env/reward_mean": [1.0, 2.0, 2.5], "env/reward_std": [1.0] * 3, "env/toxic_share": [0.3, 0.2, 0.1],
