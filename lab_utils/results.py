@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import platform
 from importlib.metadata import PackageNotFoundError, version
@@ -46,12 +47,12 @@ def portable(values: Any) -> Any:
 
 
 def json_ready(values: Any) -> Any:
-    """`values` (nested dicts and lists) with NaN as None, so that the JSON is standard."""
+    """`values` (nested dicts and lists) with NaN and infinities as None, so that the JSON is standard."""
     if isinstance(values, dict):
         return {key: json_ready(value) for key, value in values.items()}
     if isinstance(values, (list, tuple)):
         return [json_ready(value) for value in values]
-    return None if isinstance(values, float) and values != values else values
+    return None if isinstance(values, float) and not math.isfinite(values) else values
 
 
 def cpu_model() -> str:

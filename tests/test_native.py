@@ -55,7 +55,7 @@ def two_steps(config, world, engine: str) -> tuple[list[dict], dict[str, torch.T
     return stats, trainable(policy_model), float(trainer.kl_ctl.value), trainer
 
 
-@pytest.mark.parametrize("ppo_epochs, adap_kl_ctrl", [(1, True), (2, False)])  # each knob both ways; they do not interact
+@pytest.mark.parametrize("ppo_epochs, adap_kl_ctrl", [(1, True), (1, False), (2, True), (2, False)])
 def test_native_steps_equal_trls(config, world, one_thread, ppo_epochs, adap_kl_ctrl) -> None:
     """Against trl's TrimmedPPOTrainer (trl's step on the same forward widths; test_ppo checks it against trl's padded step).
 
