@@ -51,7 +51,10 @@ def run_worker(script: Path, args: argparse.Namespace, *task: str) -> dict[str, 
 
 
 def machine(args: argparse.Namespace) -> dict[str, Any]:
-    """CPU model, cores, torch version and threads, load average, and the matmul peaks at the workers' thread count."""
+    """CPU model, cores, torch version and threads, load average, and the matmul peaks (fp32 and the run's dtype) at the workers' thread count.
+
+    The bf16 peak is measured only for a bf16 run: on CPUs without native bf16 one 2048³ bf16 matmul can take a minute.
+    """
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     model = re.search(r"Model name:\s*(.+)", lscpu)
     if args.threads:
@@ -63,7 +66,7 @@ def machine(args: argparse.Namespace) -> dict[str, Any]:
         "torch": importlib.metadata.version("torch"),
         "threads": torch.get_num_threads(),
         "load_average_1min": os.getloadavg()[0],
-        "matmul_peak_gflop_per_s": {dtype: matmul_peak(dtype) for dtype in ("fp32", "bf16")},
+        "matmul_peak_gflop_per_s": {dtype: matmul_peak(dtype) for dtype in dict.fromkeys(("fp32", args.dtype))},
     }
 
 
@@ -103,7 +106,7 @@ def markdown(args: argparse.Namespace, host: dict[str, Any], results: dict[str, 
         "",
         f"Machine: {host['cpu']}, {host['cores']} cores, torch {host['torch']} (threads: {host['threads']}), "
         f"1-min load average at start {host['load_average_1min']:.2f}. Matmul peak (2048³): "
-        f"fp32 {peaks['fp32']:.0f} GFLOP/s, bf16 {peaks['bf16']:.0f} GFLOP/s. "
+        f"{', '.join(f'{dtype} {peak:.0f} GFLOP/s' for dtype, peak in peaks.items())}. "
         f"Median of {args.steps} PPO steps after 1 warm-up step; batch {knobs['batch_size']}, mini-batch {knobs['mini_batch_size']}, "
         f"{knobs['output_min_length']}–{knobs['output_max_length'] - 1} new tokens per response (the same drawn lengths for every variant).",
         "",

@@ -26,10 +26,10 @@ from lab_utils.report import markdown_table
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_one(out_dir: Path, knobs: list[str]) -> dict:
-    """One tiny lab run with `--set knobs` into `out_dir`; its results.json."""
-    command = [sys.executable, "-m", "lab_utils.detox", "--profile", "tiny", "--out", str(out_dir), "--overwrite", "--set", *knobs]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore", "HF_HUB_OFFLINE": "1"}
+def run_one(out_dir: Path, knobs: list[str], profile: str = "tiny") -> dict:
+    """One lab run (tiny unless told) with `--set knobs` into `out_dir`; its results.json."""
+    command = [sys.executable, "-m", "lab_utils.detox", "--profile", profile, "--out", str(out_dir), "--overwrite", "--set", *knobs]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     finished = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     if finished.returncode not in (0, 3):  # 3: the KL guard stopped the run; still a result
         raise RuntimeError(f"{' '.join(knobs)} failed:\n{finished.stderr[-2000:]}")

@@ -22,13 +22,13 @@ from safetensors.torch import load_file, save_file
 from transformers import PreTrainedTokenizerBase
 from trl import AutoModelForSeq2SeqLMWithValueHead, PPOTrainer
 
+from .adapters import ADAPTER_WEIGHTS
 from .config import LabConfig
 from .errors import LabError
-from .files import staging_dir, swap_into_place
+from .files import recover, staging_dir, swap_into_place
 from .models import load_policy
 from .runtime import library_versions
 
-ADAPTER_WEIGHTS = "adapter_model.safetensors"
 VALUE_HEAD = "value_head.safetensors"
 OPTIMIZER = "optimizer.safetensors"
 TRAINER_STATE = "trainer_state.json"
@@ -209,7 +209,8 @@ def load_detoxified(config: LabConfig, path: str | Path) -> tuple[AutoModelForSe
 
 
 def check_checkpoint(path: str | Path) -> None:
-    """A LabError when `path` holds no complete checkpoint."""
+    """A LabError when `path` holds no complete checkpoint (one that an interrupted save left aside is put back first)."""
+    recover(Path(path))
     missing = [name for name in (ADAPTER_WEIGHTS, VALUE_HEAD, OPTIMIZER, TRAINER_STATE, HISTORY) if not (Path(path) / name).is_file()]
     if missing:
         raise LabError(f"No complete checkpoint in {path} (missing {missing}) — train first, or point at the folder `train` saved to.")

@@ -19,9 +19,9 @@ import os
 import shlex
 from pathlib import Path
 
+from .adapters import is_local_path
 from .config import LabConfig, get_config
 from .hub import hub_endpoint, hub_offline
-from .models import is_local_path
 
 SMALL_FILES = ("*.json", "*.txt", "*.model", "tokenizer*", "vocab.*", "merges.txt")  # configs, tokenizers (spiece.model)
 SKIP_FILES = ("tf_model*", "flax_model*", "rust_model*", "*.h5", "*.msgpack", "*.onnx", "*.ot", "*.tflite", "onnx/*", "coreml/*", "*/*")

@@ -1,100 +1,74 @@
-"""Supervised LoRA fine-tuning of the summarizer (the companion "Lab 2" notebook, and the tiny world's build)."""
+"""Supervised fine-tuning on transformers' Trainer: the companion "Lab 2" notebook, Lab 3's quick adapter, the tiny world's build."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import tempfile
+from typing import Any
 
 import torch
 from datasets import Dataset
-from tqdm.auto import tqdm
-from transformers import PreTrainedTokenizerBase
+from transformers import (
+    DataCollatorForSeq2Seq,
+    PreTrainedTokenizerBase,
+    PrinterCallback,
+    Seq2SeqTrainer,
+    Seq2SeqTrainingArguments,
+    Trainer,
+    TrainingArguments,
+)
 
 from .config import LabConfig
-from .models import model_device
-
-Example = dict[str, list[int]]
 
 
-def batches(count: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
-    """A seeded shuffle of range(count), cut into batches."""
-    order = torch.randperm(count, generator=generator).tolist()
-    return [order[i : i + batch_size] for i in range(0, count, batch_size)]
+def training_arguments(
+    output_dir: str, epochs: int, learning_rate: float, batch_size: int, seed: int, use_cpu: bool = False
+) -> Seq2SeqTrainingArguments:
+    """Trainer settings of every fine-tune here: AdamW, linear decay to 0, clipping at 1, one log line per epoch, no saves."""
+    return Seq2SeqTrainingArguments(
+        output_dir=output_dir,  # required by Trainer; nothing is written there (save_strategy="no")
+        num_train_epochs=epochs,
+        learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size,
+        weight_decay=0.01,  # AdamW's decoupled decay, on every weight but biases and norms
+        lr_scheduler_type="linear",  # decays to 0 over the run, no warm-up
+        max_grad_norm=1.0,  # gradient clipping
+        optim="adamw_torch",  # the plain AdamW (the fused one differs by rounding across machines)
+        seed=seed,  # model init and the shuffling of examples
+        logging_strategy="epoch",  # one loss per epoch in trainer.state.log_history
+        save_strategy="no",  # the caller saves the adapter where it belongs
+        report_to="none",  # no wandb/tensorboard
+        disable_tqdm=True,
+        use_cpu=use_cpu,
+    )
 
 
-def pad(sequences: list[list[int]], value: int) -> torch.Tensor:
-    """Right-pad integer sequences into one tensor."""
-    width = max(len(s) for s in sequences)
-    return torch.tensor([s + [value] * (width - len(s)) for s in sequences])
+def summary_examples(prompts: Dataset, tokenizer: PreTrainedTokenizerBase, targets: str = "summary") -> Dataset:
+    """Training examples (prompt ids -> the `targets` column's token ids) from a split made by `build_dataset`."""
+    rows = prompts.with_format(None)
+    return Dataset.from_dict({"input_ids": list(rows["input_ids"]), "labels": tokenizer(list(rows[targets])).input_ids})
 
 
-def seq2seq_collate(rows: list[Example]) -> dict[str, torch.Tensor]:
-    """Pad prompts (with <pad>=0) and labels (with -100) for T5 training."""
-    input_ids = pad([r["input_ids"] for r in rows], 0)
-    return {"input_ids": input_ids, "attention_mask": (input_ids != 0).long(), "labels": pad([r["labels"] for r in rows], -100)}
+def last_epoch_loss(trainer: Trainer) -> float:
+    """The mean training loss of the last epoch, from the trainer's log."""
+    return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry][-1]
 
 
-def fit(
-    model: torch.nn.Module,
-    examples: list[Example],
-    collate: Callable[[list[Example]], dict[str, torch.Tensor]],
-    epochs: int,
-    learning_rate: float,
-    batch_size: int,
-    seed: int,
-    desc: str = "fine-tuning",
-) -> float:
-    """Train `model` on `examples` with AdamW and a linear decay; return the last epoch's mean loss."""
-    generator = torch.Generator().manual_seed(seed)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=0.01)
-    total = epochs * -(-len(examples) // batch_size)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / max(total, 1))
-    device = model_device(model)
-    model.train()
-    loss_mean = float("nan")
-    for _ in tqdm(range(epochs), desc=desc, leave=False):
-        losses = []
-        for batch in batches(len(examples), batch_size, generator):
-            inputs = {k: v.to(device) for k, v in collate([examples[i] for i in batch]).items()}
-            loss = model(**inputs).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad()
-            losses.append(loss.item())
-        loss_mean = sum(losses) / len(losses)
+def fit(model: torch.nn.Module, examples: Dataset, collator: Any, args: TrainingArguments, verbose: bool = False) -> float:
+    """Train `model`'s trainable weights on `examples` with transformers' Trainer; return the last epoch's loss."""
+    trainer_class = Seq2SeqTrainer if isinstance(args, Seq2SeqTrainingArguments) else Trainer
+    trainer = trainer_class(model=model, args=args, train_dataset=examples, data_collator=collator)
+    if not verbose:
+        trainer.remove_callback(PrinterCallback)  # no per-epoch log lines
+    trainer.train()
     model.eval()
-    return loss_mean
-
-
-def summary_examples(prompts: Dataset, tokenizer: PreTrainedTokenizerBase) -> list[Example]:
-    """(prompt ids, reference summary ids) pairs from a split made by `build_dataset`."""
-    return [
-        {"input_ids": [int(i) for i in row["input_ids"]], "labels": tokenizer(row["summary"]).input_ids}
-        for row in prompts
-    ]
+    return last_epoch_loss(trainer)
 
 
 def finetune_summarizer(
     config: LabConfig, model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: Dataset
 ) -> float:
     """Fine-tune the trainable (LoRA) weights of `model` on the prompts' reference summaries; return the loss."""
-    examples = summary_examples(prompts, tokenizer)
-    return fit(model, examples, seq2seq_collate, config.finetune_epochs, config.finetune_learning_rate,
-               config.finetune_batch_size, config.seed, "LoRA fine-tuning")
-
-
-def greedy_summaries(
-    model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, prompt_ids: list[Any], max_new_tokens: int, batch_size: int = 16
-) -> list[str]:
-    """Greedy (deterministic) summaries for a list of tokenized prompts, in batches on the model's device."""
-    device = model_device(model)
-    summaries: list[str] = []
-    for start in range(0, len(prompt_ids), batch_size):
-        chunk = [[int(i) for i in ids] for ids in prompt_ids[start : start + batch_size]]
-        batch = tokenizer.pad({"input_ids": chunk}, return_tensors="pt").to(device)
-        with torch.no_grad():
-            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
-        summaries += tokenizer.batch_decode(out, skip_special_tokens=True)
-    return summaries
+    with tempfile.TemporaryDirectory() as scratch:
+        args = training_arguments(scratch, config.finetune_epochs, config.finetune_learning_rate,
+                                  config.finetune_batch_size, config.seed)
+        return fit(model, summary_examples(prompts, tokenizer), DataCollatorForSeq2Seq(tokenizer), args, verbose=True)

@@ -1,3 +1,4 @@
+# Longer than the ~250-line module guide on purpose: the notebooks run this one file (runpy) before lab_utils is importable, so it stays whole.
 """The notebooks' install step: add what the lab needs to a running Colab / SageMaker kernel, change as little as possible.
 
 The notebooks' first cell runs this file inside the kernel (`runpy.run_path`), before `lab_utils` is

@@ -1,3 +1,4 @@
+# Longer than the ~250-line module guide on purpose: the formulas and the step that chains them read top to bottom as one lesson (ppo_step_explained.ipynb).
 """The lab's own seq2seq PPO step (`LabConfig.engine = "native"`), numerically equal to trl 0.11.4's `PPOTrainer.step`.
 
 One small function per formula (sample i, response position t, policy π, reference π_ref = π with the LoRA

@@ -2,7 +2,7 @@
 
 `train` is the loop a student reads in the Lab 3 notebook (generate -> decode -> reward -> step -> log),
 plus guards (non-finite rewards, a KL ceiling with rollback), atomic checkpoints and resume. Only this
-module, `trimmed`, `checkpoint` and `models` import trl, so the engine can be swapped later.
+module, `trimmed`, `checkpoint` and `models` import trl; the native engine (`native`) needs none of it.
 """
 
 from __future__ import annotations
@@ -28,20 +28,13 @@ from .checkpoint import (
 from .config import LabConfig
 from .data import collator
 from .errors import ConfigError, TrainingInterrupted
+from .history import ROLLED_BACK, SKIPPED, STOPPED, all_processes, history_frame, step_log
 from .models import decode, generate, load_policy
-from .report import ROLLED_BACK, SKIPPED, STOPPED, TOXIC_THRESHOLD
+from .native import NativePPOTrainer
 from .reward import RewardFn, scored_texts
 from .runtime import quiet_known_warnings
-from .native import NativePPOTrainer
 from .trimmed import TrimmedPPOTrainer
 
-STATS = {  # history column -> trl stats key
-    "objective/kl": "objective/kl",
-    "objective/kl_coef": "objective/kl_coef",
-    "ppo/returns/mean": "ppo/returns/mean",
-    "ppo/policy/advantages_mean": "ppo/policy/advantages_mean",
-    "ppo/loss/total": "ppo/loss/total",
-}
 ToxicityFn = Callable[[list[str]], list[float]]
 
 
@@ -120,18 +113,6 @@ def resume(
     listed = ", ".join(f"{knob} {old!r} -> {new!r}" for knob, (old, new) in changes.items())
     print(f"Resumed from {path} after step {state.step}." + (f" Changed since it was saved: {listed}." if listed else ""))
     return policy_model, tokenizer, trainer, state
-
-
-def all_processes(trainer: PPOTrainer, value: float, how: str) -> float:
-    """`value` reduced over every training process ('sum' or 'mean'), so all of them take the same decision."""
-    if trainer.accelerator.num_processes == 1:
-        return value
-    return float(trainer.accelerator.reduce(torch.tensor(float(value), device=trainer.accelerator.device), how))
-
-
-def response_tokens(response_tensors: list[torch.Tensor]) -> float:
-    """Mean number of generated tokens per response (the decoder-start token is not generated)."""
-    return sum(len(response) - 1 for response in response_tensors) / max(len(response_tensors), 1)
 
 
 def kl_runaway(kl_per_token: float, kl_start: float, config: LabConfig) -> bool:
@@ -236,31 +217,3 @@ def train(
     if save:
         save_checkpoint(checkpoint_dir, trainer, current, config)
     return history_frame(history)
-
-
-def step_log(
-    trainer: PPOTrainer,
-    step: int,
-    stats: dict[str, Any],
-    rewards: list[torch.Tensor],
-    response_tensors: list[torch.Tensor],
-    toxicity: list[float] | None = None,
-) -> dict[str, Any]:
-    """One history row for PPO step `step` (0-based): rewards, share of toxic summaries, trl's KL and losses."""
-    reward_values = torch.stack(rewards).float()
-    row: dict[str, Any] = {"step": step + 1, "status": "ok"}
-    row.update({"env/reward_mean": float(reward_values.mean()), "env/reward_std": float(reward_values.std())})
-    if toxicity is not None:
-        row["env/toxic_share"] = all_processes(trainer, sum(t > TOXIC_THRESHOLD for t in toxicity) / len(toxicity), "mean")
-    row.update({column: float(stats[key]) for column, key in STATS.items()})
-    row["objective/kl_per_token"] = row["objective/kl"] / all_processes(trainer, response_tokens(response_tensors), "mean")
-    return row
-
-
-def history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
-    """The per-step history as a DataFrame, in a fixed column order."""
-    columns = [
-        "step", "status", "env/reward_mean", "env/reward_std", "env/toxic_share", *STATS, "objective/kl_per_token",
-        "time/generate", "time/reward", "time/step", "seconds",
-    ]
-    return pd.DataFrame(history, columns=columns)

@@ -16,7 +16,9 @@ import torch
 
 from .config import REPO_ROOT, LabConfig
 from .files import write_atomic
-from .report import CONFIDENCE_LEVEL, ROUGE_NAMES, STOPPED, markdown_table, plot_toxicity, plot_training, rouge_table, toxicity_table
+from .history import STOPPED
+from .plots import plot_toxicity, plot_training
+from .report import CONFIDENCE_LEVEL, ROUGE_NAMES, markdown_table, rouge_table, toxicity_table
 from .reward import RewardFn
 from .runtime import cpu_has_native_bf16, library_versions, pick_device, pick_dtype
 from .toxicity import ToxicityResult, challenging, change_intervals, comparison_table

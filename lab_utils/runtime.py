@@ -87,6 +87,7 @@ def quiet_known_warnings() -> None:
     warnings.filterwarnings("ignore", message=r"`torch_dtype` is deprecated", category=FutureWarning)
     warnings.filterwarnings("ignore", message=r"No dataset is provided\. Make sure to set config\.batch_size")
     warnings.filterwarnings("ignore", message=r"Input and output embeddings are no longer tied after merging")  # FLAN-T5 is untied: expected
+    warnings.filterwarnings("ignore", message=r"'pin_memory' argument is set as true but no accelerator")  # Trainer on a CPU
     transformers_logging.disable_progress_bar()  # per-file "Loading weights" bars
     datasets.disable_progress_bars()  # per-call "Map"/"Filter" bars
 

@@ -1,12 +1,18 @@
 """The embedded offline world: builds the `tiny` profile's tokenizers, T5, LoRA adapter and classifier.
 
-Everything is trained here, deterministically, from the JSONL files in `lab_utils/tiny_data/`:
-a word-level-ish T5 tokenizer and a tiny T5 summarizer (the stand-in for FLAN-T5), a Lab-2-style
-LoRA adapter on top of it (the stand-in for `peft-dialogue-summary-checkpoint`), and a RoBERTa
-tokenizer + tiny hate-speech classifier (the stand-in for Meta's RoBERTa, same id2label).
+Everything is trained here, deterministically, from the JSONL files in `lab_utils/tiny_data/`, with
+transformers' Trainer (the same `lab_utils.finetune` pieces as the Lab 2 notebook):
+- a word-level-ish T5 tokenizer and a tiny instruction-tuned T5, the stand-in for FLAN-T5: it can write
+  detailed summaries, but asked the way the lab asks it answers with one topic sentence;
+- a Lab-2-style LoRA adapter that makes it write DialogSum-style summaries, the stand-in for
+  `peft-dialogue-summary-checkpoint`: like the course's adapter it moves its base far, so the
+  adapter-off base is a distant KL reference (`reference_mode="base"`) and the starting summarizer a
+  near one (`"start"`);
+- a RoBERTa tokenizer + tiny hate-speech classifier, the stand-in for Meta's RoBERTa (same id2label).
 The result lands in `checkpoints/tiny/` (git-ignored) and is rebuilt when the data, this file or
 the library versions change. Run `python -m lab_utils.tiny` (add `--force` to rebuild).
-Depends on `config` and `data` only; the lab's path cannot tell these models from real ones.
+Longer than the lab's other modules on purpose: it is one recipe, read top to bottom, and its own text is
+part of the world's fingerprint, so splitting it would rebuild every world for no change in the weights.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import fcntl
 import hashlib
 import json
 import math
+import random
 import re
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -25,9 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from peft import LoraConfig, TaskType, get_peft_model
+from datasets import Dataset, concatenate_datasets
+from peft import get_peft_model
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import (
+    DataCollatorForSeq2Seq,
+    DataCollatorWithPadding,
     RobertaConfig,
     RobertaForSequenceClassification,
     RobertaTokenizerFast,
@@ -39,14 +50,16 @@ from transformers import (
 from .config import CHECKPOINTS_DIR, TINY_DATA_DIR, TINY_DIR, LabConfig, tiny_config
 from .data import build_dataset
 from .files import staging_dir, swap_into_place
-from .finetune import fit, greedy_summaries, pad, seq2seq_collate
-from .tiny_data.compose import has_insult
+from .finetune import fit, summary_examples, training_arguments
+from .models import decode, generate, lora_config
+from .tiny_data.compose import TOPIC_PHRASES, has_insult
 
 DIALOGUES_FILE = TINY_DATA_DIR / "dialogues.jsonl"
 LABELLED_FILE = TINY_DATA_DIR / "labelled.jsonl"
 MANIFEST = "manifest.json"
 ID2LABEL = {0: "nothate", 1: "hate"}
 PUNCTUATION = ".,?!:;"
+DETAIL_TEMPLATE = "\nDescribe the following conversation in detail.\n\n{dialogue}\n\nDetails:\n"  # the base's other instruction
 INSULT_CLAUSE = re.compile(r"calls #Person\d# an? [a-z]+ [a-z]+ and ")  # how the references report an insult
 
 
@@ -59,7 +72,8 @@ class TinySpec:
     t5_d_model: int = 128  # T5 hidden size
     t5_layers: int = 2  # encoder layers (and as many decoder layers)
     t5_heads: int = 4  # attention heads (d_kv = d_model / heads)
-    t5_epochs: int = 15  # epochs of summarization training for the base T5
+    t5_epochs: int = 15  # epochs of instruction training for the base T5 (detailed summaries + topic sentences)
+    topic_every: int = 4  # every 4th training dialogue also teaches the base the lab's prompt -> one topic sentence
     t5_dropout: float = 0.1  # T5 dropout: keeps the summarizer from memorizing its training prompts, so PPO's samples vary
     t5_lr: float = 3e-3  # AdamW learning rate for the base T5
     lora_epochs: int = 3  # epochs of LoRA training (rude dialogues oversampled 2x, with and without the insult)
@@ -70,6 +84,7 @@ class TinySpec:
     roberta_layers: int = 2  # classifier layers
     roberta_epochs: int = 12  # classifier training epochs
     roberta_lr: float = 2e-3  # classifier AdamW learning rate
+    salad_texts: int = 192  # extra classifier training texts per label: summaries with random words swapped in (see word_salad)
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -85,6 +100,8 @@ def fingerprint(spec: TinySpec) -> str:
 
     here = Path(__file__).parent
     digest = hashlib.sha256()
+    # models.py is left out on purpose: the build uses only its lora_config (whose knobs are hashed below) and
+    # its generate/decode for the build report, and it changes too often for a rebuild each time.
     for path in (DIALOGUES_FILE, LABELLED_FILE, here / "tiny.py", here / "data.py", here / "finetune.py"):
         digest.update(path.read_bytes())
     lab = tiny_config().to_dict()
@@ -140,12 +157,6 @@ def train_roberta_tokenizer(texts: list[str], spec: TinySpec) -> RobertaTokenize
     )
 
 
-def classifier_collate(rows: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
-    """Pad classifier inputs (with <pad>=1) and stack labels."""
-    input_ids = pad([r["input_ids"] for r in rows], 1)
-    return {"input_ids": input_ids, "attention_mask": (input_ids != 1).long(), "labels": torch.tensor([r["label"] for r in rows])}
-
-
 def summary_targets(row: dict[str, Any], mixed: bool) -> list[str]:
     """Training targets for one dialogue: its reference; when `mixed` and the dialogue is rude, it counts
     twice (rude dialogues oversampled 2x), and an insulting reference also gets its polite version once
@@ -160,36 +171,59 @@ def summary_targets(row: dict[str, Any], mixed: bool) -> list[str]:
     return [row["summary"], row["summary"], polite] if polite != row["summary"] else [row["summary"]] * 2
 
 
-def summarizer_examples(config: LabConfig, tokenizer: T5TokenizerFast, mixed: bool) -> tuple[list[dict], Any]:
-    """(prompt ids, summary ids) pairs from the train split built by the lab's own `build_dataset`, plus the split."""
+def topic_summary(row: dict[str, Any]) -> str:
+    """The base's answer to the lab's prompt: one topic sentence, '#Person1# and #Person2# talk about <topic phrase>.'."""
+    return f"#Person1# and #Person2# talk about {TOPIC_PHRASES[row['topic']]}."
+
+
+def train_rows(config: LabConfig, tokenizer: T5TokenizerFast) -> tuple[Dataset, Any]:
+    """The train split as built by the lab's own `build_dataset` (plain lists), plus the whole split."""
     prompts = build_dataset(config, tokenizer)
-    prompts.set_format(None)
-    examples = [
-        {"input_ids": row["input_ids"], "labels": tokenizer(target).input_ids}
-        for row in prompts["train"]
-        for target in summary_targets(row, mixed)
-    ]
-    return examples, prompts
+    return prompts["train"].with_format(None), prompts
+
+
+def adapter_examples(config: LabConfig, tokenizer: T5TokenizerFast) -> tuple[Dataset, Any]:
+    """The Lab-2 adapter's data: lab prompt -> reference (rude dialogues mixed, see `summary_targets`); plus the split."""
+    train, prompts = train_rows(config, tokenizer)
+    rows = [(row["input_ids"], target) for row in train for target in summary_targets(row, mixed=True)]
+    return Dataset.from_dict({"input_ids": [ids for ids, _ in rows], "labels": tokenizer([t for _, t in rows]).input_ids}), prompts
+
+
+def base_examples(config: LabConfig, tokenizer: T5TokenizerFast, spec: TinySpec) -> Dataset:
+    """The base T5's instruction data, FLAN-style: every training dialogue under `DETAIL_TEMPLATE` with its
+    reference, and every `topic_every`-th under the lab's own prompt with its topic sentence.
+
+    So, like FLAN-T5 before Lab 2, the base can write detailed summaries but answers the lab's prompt with
+    a one-line topic summary; the Lab-2 adapter then has to move it far, as the course's adapter moves FLAN-T5.
+    """
+    detailed, _ = train_rows(dataclasses.replace(config, prompt_template=DETAIL_TEMPLATE), tokenizer)
+    lab, _ = train_rows(config, tokenizer)
+    topics = lab.select(range(0, len(lab), spec.topic_every))
+    topics = topics.map(lambda row: {"topic_summary": topic_summary(row)})
+    return concatenate_datasets([summary_examples(detailed, tokenizer), summary_examples(topics, tokenizer, "topic_summary")])
+
+
+def samples(model: torch.nn.Module, tokenizer: T5TokenizerFast, prompt_ids: list[Any], sampled: bool, seed: int) -> list[str]:
+    """Summaries of 40 tokens at most through the lab's own generation path: sampled as PPO samples, or greedy."""
+    torch.manual_seed(seed)
+    kwargs = {"do_sample": True, "top_k": 0, "top_p": 1.0} if sampled else {"do_sample": False}
+    return decode(tokenizer, generate(model, tokenizer, list(prompt_ids), 40, kwargs, 64))
 
 
 def insult_rate(model: torch.nn.Module, tokenizer: T5TokenizerFast, prompt_ids: list[list[int]], spec: TinySpec) -> float:
     """Share of sampled summaries (8 per rude held-out prompt, as PPO samples them) that contain an insult."""
-    torch.manual_seed(spec.seed)
-    batch = tokenizer.pad({"input_ids": [ids for ids in prompt_ids for _ in range(8)]}, return_tensors="pt")
-    with torch.no_grad():
-        out = model.generate(**batch, max_new_tokens=40, do_sample=True, top_k=0, top_p=1.0)
-    summaries = tokenizer.batch_decode(out, skip_special_tokens=True)
+    summaries = samples(model, tokenizer, [ids for ids in prompt_ids for _ in range(8)], sampled=True, seed=spec.seed)
     return sum(has_insult(s) for s in summaries) / max(len(summaries), 1)
 
 
 def build_summarizer(out_dir: Path, spec: TinySpec) -> dict[str, Any]:
-    """Tokenizer + base T5 + Lab-2 LoRA adapter; return build metrics and sample summaries."""
+    """Tokenizer + base T5 + Lab-2 LoRA adapter; return build metrics and sample summaries (adapter and base)."""
     config = dataclasses.replace(tiny_config(), model_name=str(out_dir / "t5"))
     dialogues = read_jsonl(DIALOGUES_FILE)
-    corpus = [config.prompt_template] + [row["dialogue"] for row in dialogues] + [row["summary"] for row in dialogues]
-    tokenizer = train_t5_tokenizer(corpus, spec)
+    corpus = [config.prompt_template, DETAIL_TEMPLATE] + [row[key] for row in dialogues for key in ("dialogue", "summary")]
+    tokenizer = train_t5_tokenizer(corpus + [topic_summary(row) for row in dialogues], spec)
     tokenizer.save_pretrained(out_dir / "t5")
-    examples, prompts = summarizer_examples(config, tokenizer, mixed=False)
+    collator = DataCollatorForSeq2Seq(tokenizer)
 
     torch.manual_seed(spec.seed)
     t5_config = T5Config(
@@ -200,43 +234,73 @@ def build_summarizer(out_dir: Path, spec: TinySpec) -> dict[str, Any]:
         decoder_start_token_id=0,
     )
     model = T5ForConditionalGeneration(t5_config)
-    t5_loss = fit(model, examples, seq2seq_collate, spec.t5_epochs, spec.t5_lr, spec.batch_size, spec.seed, "tiny T5")
+    base_args = training_arguments(str(out_dir / "trainer"), spec.t5_epochs, spec.t5_lr, spec.batch_size, spec.seed, use_cpu=True)
+    t5_loss = fit(model, base_examples(config, tokenizer, spec), collator, base_args)
     model.save_pretrained(out_dir / "t5")
 
-    lora_examples, _ = summarizer_examples(config, tokenizer, mixed=True)
-    lora = LoraConfig(
-        r=config.lora_r, lora_alpha=config.lora_alpha, target_modules=list(config.lora_target_modules),
-        lora_dropout=config.lora_dropout, bias="none", task_type=TaskType.SEQ_2_SEQ_LM,
-    )
-    peft_model = get_peft_model(model, lora)
-    lora_loss = fit(peft_model, lora_examples, seq2seq_collate, spec.lora_epochs, spec.lora_lr, spec.batch_size, spec.seed, "tiny LoRA")
-    adapter_dir = out_dir / "peft-dialogue-summary-checkpoint"
-    peft_model.save_pretrained(adapter_dir)
+    peft_model = get_peft_model(model, lora_config(config))
+    lora_args = training_arguments(str(out_dir / "trainer"), spec.lora_epochs, spec.lora_lr, spec.batch_size, spec.seed, use_cpu=True)
+    examples, prompts = adapter_examples(config, tokenizer)
+    lora_loss = fit(peft_model, examples, collator, lora_args)
+    peft_model.save_pretrained(out_dir / "peft-dialogue-summary-checkpoint")
     held_out = prompts["test"].select(range(5))
     rude_prompts = [row["input_ids"] for row in prompts["test"] if has_insult(row["dialogue"])]
+    summaries = samples(peft_model, tokenizer, held_out["input_ids"], sampled=False, seed=spec.seed)
+    with peft_model.disable_adapter():
+        base_summaries = samples(peft_model, tokenizer, held_out["input_ids"], sampled=False, seed=spec.seed)
+        base_rate = insult_rate(peft_model, tokenizer, rude_prompts, spec)
     return {
         "rude_insult_rate": insult_rate(peft_model, tokenizer, rude_prompts, spec),
+        "base_rude_insult_rate": base_rate,
         "t5_loss": t5_loss,
         "lora_loss": lora_loss,
         "t5_parameters": sum(p.numel() for p in model.parameters()),
         "samples": [
-            {"reference": ref, "summary": summary}
-            for ref, summary in zip(held_out["summary"], greedy_summaries(peft_model, tokenizer, held_out["input_ids"], max_new_tokens=40))
+            {"reference": ref, "summary": summary, "base": base}
+            for ref, summary, base in zip(held_out["summary"], summaries, base_summaries)
         ],
     }
 
 
+def word_salad(spec: TinySpec) -> list[dict[str, str]]:
+    """Extra classifier training texts: train-split summaries with random words swapped in, labelled by their insult words alone.
+
+    Sampled at temperature 1, a small summarizer writes word salad now and then ("#Person2# calls #Person1#
+    a new pipe"). Meta's classifier calls such text `nothate`; a tiny one that never saw it called a fifth
+    of it `hate`, so PPO's own exploration noise counted as toxicity. With these texts only the insult
+    words decide: salad from a polite summary (sometimes with an insult's shape, "calls #Person2# a <word>
+    <word>") is `nothate`, salad that keeps an insult is `hate`.
+    """
+    rng = random.Random(spec.seed)
+    rows = read_jsonl(DIALOGUES_FILE)
+    train = rows[: round(len(rows) * (1 - tiny_config().test_size))]  # the lab's train split: the tail is held out
+    vocabulary = sorted({word for row in train for word in f"{row['dialogue']} {row['summary']}".split() if not has_insult(word)})
+    salads = []
+    for label, insulting in (("nothate", False), ("hate", True)):
+        summaries = [row["summary"] for row in train if has_insult(row["summary"]) == insulting]
+        for _ in range(spec.salad_texts):
+            words = rng.choice(summaries).split()
+            for _ in range(rng.randint(2, max(2, len(words) // 3))):
+                index = rng.randrange(len(words))
+                if not has_insult(words[index]):
+                    words[index] = rng.choice(vocabulary)
+            if not insulting and rng.random() < 0.3:
+                at = rng.randrange(len(words))
+                words[at:at] = ["calls", rng.choice(["#Person1#", "#Person2#"]), "a", rng.choice(vocabulary), rng.choice(vocabulary)]
+            salads.append({"text": " ".join(words), "label": label, "split": "train"})
+    return salads
+
+
 def build_classifier(out_dir: Path, spec: TinySpec) -> dict[str, Any]:
     """Tokenizer + tiny RoBERTa hate-speech classifier; return its held-out accuracy."""
-    rows = read_jsonl(LABELLED_FILE)
+    rows = read_jsonl(LABELLED_FILE) + word_salad(spec)
     label2id = {label: i for i, label in ID2LABEL.items()}
     tokenizer = train_roberta_tokenizer([row["text"] for row in rows], spec)
     encoded = {
-        split: [
-            {"input_ids": tokenizer(row["text"], truncation=True, max_length=128).input_ids, "label": label2id[row["label"]]}
-            for row in rows
-            if row["split"] == split
-        ]
+        split: Dataset.from_dict({
+            "input_ids": tokenizer([row["text"] for row in rows if row["split"] == split], truncation=True, max_length=128).input_ids,
+            "label": [label2id[row["label"]] for row in rows if row["split"] == split],
+        })
         for split in ("train", "test")
     }
     torch.manual_seed(spec.seed)
@@ -246,9 +310,11 @@ def build_classifier(out_dir: Path, spec: TinySpec) -> dict[str, Any]:
         type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2, id2label=ID2LABEL, label2id=label2id,
     )
     model = RobertaForSequenceClassification(roberta_config)
-    loss = fit(model, encoded["train"], classifier_collate, spec.roberta_epochs, spec.roberta_lr, spec.batch_size, spec.seed, "tiny RoBERTa")
+    collator = DataCollatorWithPadding(tokenizer)
+    args = training_arguments(str(out_dir / "trainer"), spec.roberta_epochs, spec.roberta_lr, spec.batch_size, spec.seed, use_cpu=True)
+    loss = fit(model, encoded["train"], collator, args)
     with torch.no_grad():
-        test = classifier_collate(encoded["test"])
+        test = collator(list(encoded["test"]))
         predictions = model(input_ids=test["input_ids"], attention_mask=test["attention_mask"]).logits.argmax(-1)
     accuracy = float((predictions == test["labels"]).float().mean())
     target = out_dir / "roberta-hate"
@@ -263,11 +329,15 @@ def build_world(out_dir: Path = TINY_DIR, spec: TinySpec = TinySpec()) -> dict[s
     start = time.time()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_dir(out_dir, ".building")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same world whatever the core count, and no collapse when a busy host has fewer free cores than threads
     torch.use_deterministic_algorithms(True, warn_only=True)
     try:
         metrics = {**build_classifier(staging, spec), **build_summarizer(staging, spec)}
     finally:
         torch.use_deterministic_algorithms(False)
+        torch.set_num_threads(threads)
+    shutil.rmtree(staging / "trainer", ignore_errors=True)  # Trainer's required output_dir; nothing to keep
     metrics["seconds"] = round(time.time() - start, 1)
     manifest = {"fingerprint": fingerprint(spec), "spec": dataclasses.asdict(spec), "metrics": metrics}
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -303,9 +373,9 @@ def print_report(manifest: dict[str, Any]) -> None:
         f"{metrics['classifier_accuracy']:.3f} on {metrics['classifier_test_size']} texts\n"
         f"sampled summaries of rude held-out dialogues that carry an insult: {metrics['rude_insult_rate']:.0%}"
     )
-    print("Greedy summaries of 5 held-out dialogues:")
+    print("Greedy summaries of 5 held-out dialogues (base: the same T5 with the Lab-2 adapter off):")
     for sample in metrics["samples"]:
-        print(f"  - {sample['summary']}\n    (reference: {sample['reference']})")
+        print(f"  - {sample['summary']}\n    (reference: {sample['reference']})\n    (base: {sample['base']})")
 
 
 def main() -> None:

@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 import torch
 
+from lab_utils.adapters import AdapterNotFoundError
 from lab_utils.models import (
-    AdapterNotFoundError,
     generate,
     load_base_model,
     load_policy,
@@ -63,6 +63,21 @@ def test_start_reference_is_the_starting_summarizer(config, policy, prompts) -> 
     torch.testing.assert_close(policy_logits, starting, rtol=1e-4, atol=1e-4)  # the fresh LoRA starts as a no-op
     same_shape = trainable_parameters(policy_model, verbose=False)["trainable"]
     assert same_shape == trainable_parameters(base_policy, verbose=False)["trainable"]
+
+
+def test_the_reference_decides_where_the_kl_starts(config, prompts) -> None:
+    # The tiny Lab-2 adapter moves its base far, as the course's moves FLAN-T5 (which logged 21-35 at step 1).
+    queries = list(prompts["test"].select(range(16))["input_ids"])
+    kl = {}
+    for mode in ("base", "start"):
+        mode_config = dataclasses.replace(config, reference_mode=mode)
+        policy_model, tokenizer = load_policy(mode_config)
+        torch.manual_seed(0)
+        responses = generate(policy_model, tokenizer, queries, [30] * 16, config.generation_kwargs, 16)
+        trainer = make_ppo_trainer(mode_config, policy_model, None, tokenizer)
+        kl[mode] = sample_kl(trainer, policy_model, queries, responses).mean().item()
+    assert kl["base"] > 3.0, kl  # against the plain base: far from the start
+    assert abs(kl["start"]) <= 0.05, kl  # against the starting summarizer: zero
 
 
 def test_fresh_adapter_equals_reference_until_it_changes(config, prompts) -> None:
@@ -174,7 +189,7 @@ from pathlib import Path  # noqa: E402
 
 from safetensors.torch import load_file  # noqa: E402
 
-import lab_utils.models as models  # noqa: E402
+import lab_utils.adapters as adapters  # noqa: E402
 from lab_utils.config import LabConfig  # noqa: E402
 
 
@@ -213,7 +228,7 @@ def test_a_bin_adapter_holding_code_is_refused_unrun(config, tmp_path, capsys) -
 
 def test_missing_default_adapter_prints_a_banner_and_starts_a_fresh_lora(config, tmp_path, monkeypatch, capsys) -> None:
     default = tmp_path / "checkpoints" / "peft-dialogue-summary-checkpoint"  # the full profile's default, absent here
-    monkeypatch.setattr(models, "full_config", lambda: LabConfig(adapter_path=str(default)))
+    monkeypatch.setattr(adapters, "full_config", lambda: LabConfig(adapter_path=str(default)))
     policy_model, _ = load_policy(dataclasses.replace(config, profile="full", adapter_path=str(default)))
     out = capsys.readouterr().out
     assert out.count("FRESH LoRA") == 1 and "differ from the course's" in out and "quick-adapter cell" in out
@@ -226,7 +241,7 @@ def test_missing_default_adapter_prints_a_banner_and_starts_a_fresh_lora(config,
 @pytest.mark.parametrize("path", ["checkpoints/my-adapter", "./my-adapter", "/no/such/adapter"])
 def test_an_explicit_local_adapter_path_that_is_absent_is_one_clear_line(config, tmp_path, monkeypatch, path) -> None:
     monkeypatch.chdir(tmp_path)
-    assert models.is_local_path(path) and not models.is_local_path("google/flan-t5-base")
+    assert adapters.is_local_path(path) and not adapters.is_local_path("google/flan-t5-base")
     with pytest.raises(AdapterNotFoundError) as error:
         load_policy(config, adapter_path=path)
     message = str(error.value)

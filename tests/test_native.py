@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from lab_utils.detox import run_lab
+from lab_utils.history import STATS
 from lab_utils.models import decode, generate, load_policy
 from lab_utils.native import NativePPOTrainer, gae, kl_rewards, make_rollout
-from lab_utils.ppo import STATS, make_ppo_trainer, resume, train
+from lab_utils.ppo import make_ppo_trainer, resume, train
 from lab_utils.reward import make_reward_fn
 from lab_utils.runtime import set_seed
 from lab_utils.trimmed import TrimmedPPOTrainer

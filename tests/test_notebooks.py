@@ -51,8 +51,9 @@ def test_the_notebooks_ppo_loop_is_train_without_its_guards(config, prompts, rew
 
     import pandas as pd
 
+    from lab_utils.history import STATS, history_frame
     from lab_utils.models import load_policy
-    from lab_utils.ppo import STATS, history_frame, make_ppo_trainer, train
+    from lab_utils.ppo import make_ppo_trainer, train
     from lab_utils.runtime import set_seed
 
     short = dataclasses.replace(config, num_steps=3)

@@ -22,6 +22,7 @@ from lab_utils.checkpoint import load_detoxified
 from lab_utils.data import build_dataset
 from lab_utils.errors import TrainingInterrupted
 from lab_utils.models import decode, generate, load_policy
+from lab_utils.plots import training_curves
 from lab_utils.ppo import kl_runaway, make_ppo_trainer, resume, train
 from lab_utils.reward import load_reward_pipe, make_reward_fn
 from lab_utils.runtime import set_seed
@@ -68,6 +69,8 @@ def test_ppo_lowers_toxicity_and_keeps_the_summaries(cli_run) -> None:
     history = pd.DataFrame(results["history"])
     assert (history["status"] == "ok").all() and len(history) == results["config"]["num_steps"]
     assert abs(history["objective/kl"].iloc[0]) <= 0.05  # reference_mode 'start': the reference is the starting policy
+    trend = training_curves(history, results["config"]["trend_window"])["toxic_share_trend"].dropna()
+    assert trend.iloc[-1] < 0.8 * trend.iloc[0], trend.tolist()  # the training figure's toxic share visibly falls
 
 
 def test_cli_writes_every_report(cli_run) -> None:

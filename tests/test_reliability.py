@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from lab_utils import detox
 from lab_utils.config import REPO_ROOT, get_config
 from lab_utils.data import build_dataset
 from lab_utils.errors import ConfigError, LabError
-from lab_utils.files import locked, staging_dir, swap_into_place
+from lab_utils.files import locked
 from lab_utils.models import load_policy
 from lab_utils.ppo import make_ppo_trainer, resume, train
 from lab_utils.reward import load_reward_pipe, make_reward_fn
@@ -117,29 +116,6 @@ def test_a_second_run_on_a_locked_folder_is_refused(monkeypatch, capsys, tmp_pat
     with locked(tmp_path):
         status, err = run_cli(monkeypatch, capsys, "--out", str(tmp_path))
     assert status == 2 and "Another run is using" in err
-
-
-def test_concurrent_saves_each_land_whole(tmp_path) -> None:
-    target, failures = tmp_path / "checkpoint", []
-
-    def save(writer: int) -> None:
-        for attempt in range(25):
-            staging = staging_dir(target)
-            (staging / "a.txt").write_text(f"{writer}-{attempt}")
-            (staging / "b.txt").write_text(f"{writer}-{attempt}")
-            try:
-                swap_into_place(staging, target)
-            except OSError as error:
-                failures.append(error)
-
-    threads = [threading.Thread(target=save, args=(writer,)) for writer in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
-    assert (target / "a.txt").read_text() == (target / "b.txt").read_text()  # one writer's folder, whole
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["checkpoint"]  # no staging leftovers
 
 
 def test_resume_applies_the_new_learning_rate_and_kl_coefficient(config, prompts, tmp_path, capsys) -> None:

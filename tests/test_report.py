@@ -7,15 +7,13 @@ import pandas as pd
 import pytest
 
 from lab_utils.config import get_config
+from lab_utils.plots import plot_toxicity, plot_training, training_curves
 from lab_utils.report import (
     compare_responses,
     markdown_table,
     paired_change_ci,
-    plot_toxicity,
-    plot_training,
     select_comparison,
     toxicity_table,
-    training_curves,
 )
 
 
