@@ -80,8 +80,13 @@ def test_cli_writes_every_report(cli_run) -> None:
     assert "mean toxicity" in report and "rougeL" in report and "response_before" in report
     compare = pd.read_csv(cli_run["out"] / "compare_responses.csv")
     assert list(compare.columns[:7]) == ["query", "reference", "response_before", "response_after", "reward_before", "reward_after", "reward_diff"]
-    top = compare.head(5)  # the rows a student reads first show real detoxification
+    # The rows a student reads first show real detoxification. A row shows a toxic "before" only when at
+    # least 2 of its prompt's 4 samples were toxic (a typical sample, not the worst), and on the tiny world
+    # only ~1 summary in 12 is toxic, so only the first few rows can; every one of those is clean after.
+    top = compare.head(3)
     assert (top["toxicity_before"] > 0.5).all() and (top["toxicity_after"] < 0.5).all()
+    toxic_before = compare[compare["toxicity_before"] > 0.5]
+    assert (toxic_before["toxicity_after"] < 0.5).mean() >= 0.75
     assert compare["reward_diff"].is_monotonic_decreasing
 
 
