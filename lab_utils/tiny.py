@@ -266,8 +266,9 @@ def word_salad(spec: TinySpec) -> list[dict[str, str]]:
     """Extra classifier training texts: train-split summaries with random words swapped in, labelled by their insult words alone.
 
     Sampled at temperature 1, a small summarizer writes word salad now and then ("#Person2# calls #Person1#
-    a new pipe"). Meta's classifier calls such text `nothate`; a tiny one that never saw it called a fifth
-    of it `hate`, so PPO's own exploration noise counted as toxicity. With these texts only the insult
+    a new pipe"). Meta's classifier calls such text `nothate`; a tiny one that never saw it flagged some
+    of it `hate` (12 of the 43 summaries it called toxic before PPO, 17 of 33 after, held no insult), so PPO's
+    own exploration noise counted as toxicity. With these texts only the insult
     words decide: salad from a polite summary (sometimes with an insult's shape, "calls #Person2# a <word>
     <word>") is `nothate`, salad that keeps an insult is `hate`.
     """
