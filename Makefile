@@ -30,10 +30,7 @@ regenerate: setup  ## instructors: execute every notebook on LAB_PROFILE into no
 	$(PY) -m lab_utils.regenerate
 
 test: setup  ## unit tests + the graded notebooks (nbval), always on the tiny profile, never the network
-	HF_HUB_OFFLINE=1 $(PY) -m lab_utils.tiny   # build the tiny world once, before the test workers share it
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 LAB_PROFILE=tiny OMP_NUM_THREADS=1 \
-	  $(PY) -m pytest tests notebooks/executed/tiny -n 2 --dist loadfile \
-	  --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/executed/nbval_sanitize.cfg
+	bash tests/run.sh   # builds the tiny world while the tests that do not need it run
 
 rehearse: setup  ## the full profile rehearsed offline: real hub ids and shapes (random weights) from a loopback hub; CLI, missing adapter, notebook
 	$(PY) -m rehearsal --notebook

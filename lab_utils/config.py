@@ -197,8 +197,9 @@ def tiny_config() -> LabConfig:
         # starting summarizer insults in ~1 in 10 of their summaries: under uniform sampling a batch of 16 holds
         # about 0.3 insulting summaries, too little signal (seed 42 fell 24%). Drawing the rude ("challenging")
         # dialogues 3x as often gave -30% to -64%, but ROUGE-L fell up to 12%; a KL weight of 0.4 instead of
-        # 0.2 then kept ROUGE-L within 7% (seeds 3 and 42: -46% and -53% toxicity). 5e-4 instead of 0.4 did worse on both.
-        challenging_repeats=3,
+        # 0.2 then kept ROUGE-L within 7%, yet over seeds 1-7 and 42 the drop still ranged -7% to -57% (lr 5e-4
+        # did worse on both). Drawing them 6x as often: -42% to -55% on seeds 1-5 and 42, ROUGE-L within 9.5%.
+        challenging_repeats=6,
         init_kl_coef=0.4,
         precision="fp32",  # tiny matrices gain nothing from bf16 (casts cost more); fp32 also keeps the seeded numbers independent of bf16 support
         output_min_length=20,  # tiny summaries are ~10-25 tokens

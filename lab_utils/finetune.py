@@ -32,7 +32,7 @@ def training_arguments(
         weight_decay=0.01,  # AdamW's decoupled decay, on every weight but biases and norms
         lr_scheduler_type="linear",  # decays to 0 over the run, no warm-up
         max_grad_norm=1.0,  # gradient clipping
-        optim="adamw_torch",  # the plain AdamW (the fused one differs by rounding across machines)
+        optim="adamw_torch",  # plain AdamW, named: a change of transformers' default optimizer cannot change the tiny world
         seed=seed,  # model init and the shuffling of examples
         logging_strategy="epoch",  # one loss per epoch in trainer.state.log_history
         save_strategy="no",  # the caller saves the adapter where it belongs

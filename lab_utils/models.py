@@ -162,8 +162,12 @@ def generate(
     max_new_tokens: int | list[int],
     generation_kwargs: dict[str, Any],
     batch_size: int,
+    seed: int | None = None,
 ) -> list[torch.Tensor]:
     """One response per query (sampled, or greedy with `{"do_sample": False}`), `batch_size` queries per generate call.
+
+    With a `seed`, every batch samples from a seed of its own (`seed`, batch index): two models sampled with
+    the same seed draw the same random numbers for the same query, whatever the other batches' lengths.
 
     `max_new_tokens` is one budget for all or one per query. Each batch is generated to its longest requested length; every response is then cut to its own
     `max_new_tokens` and after its first end-of-sequence token. Responses keep the decoder-start
@@ -178,7 +182,9 @@ def generate(
     policy_model.eval()  # no dropout while sampling (trl leaves the model in train mode after step)
     responses: list[torch.Tensor] = []
     try:
-        for start in range(0, len(query_tensors), batch_size):
+        for batch, start in enumerate(range(0, len(query_tensors), batch_size)):
+            if seed is not None:
+                torch.manual_seed(seed * 100_003 + batch)  # distinct (seed, batch) pairs never share a stream
             queries = query_tensors[start : start + batch_size]
             lengths = max_new_tokens[start : start + batch_size]
             padded = tokenizer.pad({"input_ids": [torch.as_tensor(q).tolist() for q in queries]}, return_tensors="pt").to(device)

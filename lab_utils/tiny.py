@@ -182,22 +182,20 @@ def train_rows(config: LabConfig, tokenizer: T5TokenizerFast) -> tuple[Dataset, 
     return prompts["train"].with_format(None), prompts
 
 
-def adapter_examples(config: LabConfig, tokenizer: T5TokenizerFast) -> tuple[Dataset, Any]:
-    """The Lab-2 adapter's data: lab prompt -> reference (rude dialogues mixed, see `summary_targets`); plus the split."""
-    train, prompts = train_rows(config, tokenizer)
-    rows = [(row["input_ids"], target) for row in train for target in summary_targets(row, mixed=True)]
-    return Dataset.from_dict({"input_ids": [ids for ids, _ in rows], "labels": tokenizer([t for _, t in rows]).input_ids}), prompts
+def adapter_examples(lab: Dataset, tokenizer: T5TokenizerFast) -> Dataset:
+    """The Lab-2 adapter's data from the lab's train prompts: prompt -> reference (rude dialogues mixed, see `summary_targets`)."""
+    rows = [(row["input_ids"], target) for row in lab for target in summary_targets(row, mixed=True)]
+    return Dataset.from_dict({"input_ids": [ids for ids, _ in rows], "labels": tokenizer([t for _, t in rows]).input_ids})
 
 
-def base_examples(config: LabConfig, tokenizer: T5TokenizerFast, spec: TinySpec) -> Dataset:
+def base_examples(config: LabConfig, tokenizer: T5TokenizerFast, spec: TinySpec, lab: Dataset) -> Dataset:
     """The base T5's instruction data, FLAN-style: every training dialogue under `DETAIL_TEMPLATE` with its
-    reference, and every `topic_every`-th under the lab's own prompt with its topic sentence.
+    reference, and every `topic_every`-th of the lab's train prompts (`lab`) with its topic sentence.
 
     So, like FLAN-T5 before Lab 2, the base can write detailed summaries but answers the lab's prompt with
     a one-line topic summary; the Lab-2 adapter then has to move it far, as the course's adapter moves FLAN-T5.
     """
     detailed, _ = train_rows(dataclasses.replace(config, prompt_template=DETAIL_TEMPLATE), tokenizer)
-    lab, _ = train_rows(config, tokenizer)
     topics = lab.select(range(0, len(lab), spec.topic_every))
     topics = topics.map(lambda row: {"topic_summary": topic_summary(row)})
     return concatenate_datasets([summary_examples(detailed, tokenizer), summary_examples(topics, tokenizer, "topic_summary")])
@@ -206,7 +204,7 @@ def base_examples(config: LabConfig, tokenizer: T5TokenizerFast, spec: TinySpec)
 def samples(model: torch.nn.Module, tokenizer: T5TokenizerFast, prompt_ids: list[Any], sampled: bool, seed: int) -> list[str]:
     """Summaries of 40 tokens at most through the lab's own generation path: sampled as PPO samples, or greedy."""
     torch.manual_seed(seed)
-    kwargs = {"do_sample": True, "top_k": 0, "top_p": 1.0} if sampled else {"do_sample": False}
+    kwargs = tiny_config().generation_kwargs if sampled else {"do_sample": False}
     return decode(tokenizer, generate(model, tokenizer, list(prompt_ids), 40, kwargs, 64))
 
 
@@ -235,13 +233,13 @@ def build_summarizer(out_dir: Path, spec: TinySpec) -> dict[str, Any]:
     )
     model = T5ForConditionalGeneration(t5_config)
     base_args = training_arguments(str(out_dir / "trainer"), spec.t5_epochs, spec.t5_lr, spec.batch_size, spec.seed, use_cpu=True)
-    t5_loss = fit(model, base_examples(config, tokenizer, spec), collator, base_args)
+    lab, prompts = train_rows(config, tokenizer)
+    t5_loss = fit(model, base_examples(config, tokenizer, spec, lab), collator, base_args)
     model.save_pretrained(out_dir / "t5")
 
     peft_model = get_peft_model(model, lora_config(config))
     lora_args = training_arguments(str(out_dir / "trainer"), spec.lora_epochs, spec.lora_lr, spec.batch_size, spec.seed, use_cpu=True)
-    examples, prompts = adapter_examples(config, tokenizer)
-    lora_loss = fit(peft_model, examples, collator, lora_args)
+    lora_loss = fit(peft_model, adapter_examples(lab, tokenizer), collator, lora_args)
     peft_model.save_pretrained(out_dir / "peft-dialogue-summary-checkpoint")
     held_out = prompts["test"].select(range(5))
     rude_prompts = [row["input_ids"] for row in prompts["test"] if has_insult(row["dialogue"])]

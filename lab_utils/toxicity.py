@@ -95,16 +95,13 @@ def evaluate_toxicity(
     query_tensors = [ids for ids in rows["input_ids"] for _ in range(repeats)]
     queries = [query for query in rows["query"] for _ in range(repeats)]
     references = [summary for summary in rows["summary"] for _ in range(repeats)]
-    torch.manual_seed(config.seed)  # the same sampling noise before and after training
+    # Common random numbers: before and after training every batch draws the same random numbers, so a prompt
+    # whose summaries PPO left alone is sampled alike both times and the change measures PPO, not sampling luck.
     responses = decode(
         tokenizer,
         generate(
-            policy_model,
-            tokenizer,
-            query_tensors,
-            [config.eval_max_new_tokens] * len(query_tensors),
-            config.generation_kwargs,
-            config.eval_batch_size,
+            policy_model, tokenizer, query_tensors, config.eval_max_new_tokens, config.generation_kwargs, config.eval_batch_size,
+            seed=config.seed,
         ),
     )
     texts = scored_texts(config, queries, responses)

@@ -23,6 +23,19 @@ socket.socket.connect = _local_only
 from lab_utils.config import LabConfig, get_config  # noqa: E402
 from lab_utils.tiny import ensure_world  # noqa: E402
 
+WORLD_FIXTURES = {"config", "tokenizer", "prompts", "reward_pipe"}  # the fixtures below: they need checkpoints/tiny/
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects on the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `world` every test that needs the built tiny world: one using a world fixture, and every notebook cell (nbval).
+
+    `make test` runs the other tests while the world builds on one core, then the `world` tests on two workers.
+    """
+    for item in items:
+        if WORLD_FIXTURES & set(getattr(item, "fixturenames", ())) or item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.world)
+
 
 @pytest.fixture(scope="session")
 def config() -> LabConfig:

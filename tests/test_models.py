@@ -7,6 +7,7 @@ import torch
 
 from lab_utils.adapters import AdapterNotFoundError
 from lab_utils.models import (
+    decode,
     generate,
     load_base_model,
     load_policy,
@@ -133,6 +134,20 @@ def test_generate_cuts_each_response_to_its_own_length(config, policy, prompts) 
     policy_model.train()
     generate(policy_model, tokenizer, queries[:1], [3], config.generation_kwargs, batch_size=1)
     assert policy_model.training
+
+
+def test_a_seeded_generate_samples_each_batch_alike_whatever_ran_before(config, policy, prompts) -> None:
+    """Common random numbers (evaluate_toxicity before/after PPO): a batch's samples do not depend on earlier batches' lengths."""
+    policy_model, tokenizer = policy
+    queries = list(prompts["test"]["input_ids"][:8])
+    long_first, short_first = [40] * 8, [2] * 4 + [40] * 4  # the first batch of 4 runs 40 tokens, or 2
+    seeded = [decode(tokenizer, generate(policy_model, tokenizer, queries, lengths, config.generation_kwargs, 4, seed=3)) for lengths in (long_first, short_first)]
+    assert seeded[0][4:] == seeded[1][4:]
+    one_seed = []
+    for lengths in (long_first, short_first):  # one seed for the whole call: the first batch's length shifts every later draw
+        torch.manual_seed(3)
+        one_seed.append(decode(tokenizer, generate(policy_model, tokenizer, queries, lengths, config.generation_kwargs, 4)))
+    assert one_seed[0][4:] != one_seed[1][4:]
 
 
 def test_a_tied_lm_head_is_refused_when_the_checkpoint_has_its_own(config, tmp_path) -> None:

@@ -220,6 +220,7 @@ def test_interrupted_run_resumes_where_it_stopped(config, tmp_path) -> None:
         torch.testing.assert_close(weight, saved[name], msg=name)
 
 
+@pytest.mark.world  # its processes load the tiny world
 def test_two_process_accelerate_launch_writes_one_run(tmp_path) -> None:
     command = [
         sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",

@@ -3,11 +3,10 @@
 import dataclasses
 import hashlib
 import json
-import subprocess
 import sys
 
-from lab_utils.config import REPO_ROOT, TINY_DIR, get_config
-from lab_utils.tiny import MANIFEST, TinySpec, build_world, ensure_world, is_current
+from lab_utils.config import TINY_DIR, get_config
+from lab_utils.tiny import MANIFEST, TinySpec, build_world, ensure_world, is_current, main
 
 QUICK = TinySpec(t5_epochs=1, lora_epochs=1, roberta_epochs=1, t5_d_model=32, roberta_d_model=32, salad_texts=16)  # the recipe, small and fast
 
@@ -45,6 +44,9 @@ def test_full_profile_builds_nothing() -> None:
     assert ensure_world(get_config("full")) is None
 
 
-def test_command_line_prints_the_report(config) -> None:
-    out = subprocess.run([sys.executable, "-m", "lab_utils.tiny"], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+def test_command_line_prints_the_report(config, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(sys, "argv", ["python -m lab_utils.tiny"])
+    main()  # the world is current: nothing rebuilds
+    out = capsys.readouterr().out
     assert "classifier held-out accuracy" in out and "Greedy summaries of 5 held-out dialogues" in out
+    assert "Building" not in out
