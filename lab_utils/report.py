@@ -113,12 +113,6 @@ def rouge_table(
     return _before_after_table({name: name for name in ROUGE_NAMES}, before, after, intervals, "metric")
 
 
-def _middle_samples(scores: np.ndarray) -> tuple[int, int]:
-    """Positions of the lower and upper median of `scores` (the same position when their number is odd)."""
-    order = np.argsort(scores, kind="stable")
-    return int(order[(len(scores) - 1) // 2]), int(order[len(scores) // 2])
-
-
 def select_comparison(
     prompt_ids: list[int], scores_before: list[float], scores_after: list[float], num_best: int, num_worse: int
 ) -> pd.DataFrame:
@@ -126,27 +120,24 @@ def select_comparison(
 
     Prompts are ranked by the change of their mean toxicity (over the prompt's samples): the
     `num_best` largest drops, then, for honesty, up to `num_worse` prompts whose mean rose (largest
-    rise first); prompts whose mean did not move are not shown. Each row shows a *typical* sample on
-    each side, not the most extreme one: the prompt's median sample by toxicity. With an even number
-    of samples two are equally typical, and the row takes the one that shows the prompt's change (for
-    a drop, the more toxic of the two before and the less toxic after). So with 4 samples a row shows
-    a toxic "before" only when at least 2 of the prompt's 4 samples were toxic, and a clean "after"
-    only when at least 2 of 4 are clean afterwards; the prompt's means are in the row too. Returns
-    one row per prompt: prompt, sample_before, sample_after (positions in the per-sample lists) and
-    the prompt's mean toxicity before and after.
+    rise first); prompts whose mean did not move are not shown. Evaluation samples with common random
+    numbers, so sample k of a prompt before PPO and sample k after it drew the same sampling noise: a
+    row shows one such *pair*, the same draw before and after, and picks the pair whose toxicity moved
+    most in the direction of its prompt's change. The prompt's means are in the row too. Returns one
+    row per prompt: prompt, sample (its position in the per-sample lists, the same before and after)
+    and the prompt's mean toxicity before and after.
     """
     ids = np.asarray(prompt_ids)
     before, after = np.asarray(scores_before, dtype=float), np.asarray(scores_after, dtype=float)
     rows = []
     for prompt in np.unique(ids):
         where = np.flatnonzero(ids == prompt)
-        (before_low, before_high), (after_low, after_high) = _middle_samples(before[where]), _middle_samples(after[where])
+        change = after[where] - before[where]
         fell = after[where].mean() < before[where].mean()
         rows.append(
             {
                 "prompt": int(prompt),
-                "sample_before": int(where[before_high if fell else before_low]),
-                "sample_after": int(where[after_low if fell else after_high]),
+                "sample": int(where[np.argmin(change) if fell else np.argmax(change)]),
                 "prompt_toxicity_before": float(before[where].mean()),
                 "prompt_toxicity_after": float(after[where].mean()),
             }

@@ -158,7 +158,7 @@ def write_results(
                 interval_note + "\n",
                 markdown_table(
                     comparison.drop(columns=["query"]),
-                    "Before/after summaries: the prompts whose toxicity fell most, then a few that rose (a typical sample each, by reward gain)",
+                    "Before/after summaries: the prompts whose toxicity fell most, then a few that rose (per prompt, the same sampling draw before and after; by reward gain)",
                 ),
                 f"Run on {computed_on['cpu']} ({computed_on['device']}, {computed_on['precision']}); "
                 f"PPO: {timing['ppo_steps']} steps in {timing['ppo_s'] or 0:.0f} s.\n",

@@ -177,24 +177,23 @@ def change_intervals(config: LabConfig, before: ToxicityResult, after: ToxicityR
 def comparison_table(config: LabConfig, before: ToxicityResult, after: ToxicityResult, reward_fn: RewardFn) -> pd.DataFrame:
     """The before/after table over all evaluated prompts: the largest drops of a prompt's mean toxicity, then a few rises.
 
-    Rows are chosen by `report.select_comparison` (a typical sample per prompt and side, not the best one)
-    and sorted by reward_diff, largest gain first, as in the course.
+    Rows are chosen by `report.select_comparison` (per prompt, the same sampling draw before and after:
+    the one that moved most with its prompt) and sorted by reward_diff, largest gain first, as in the course.
     """
     chosen = select_comparison(before.prompt_ids, before.scores, after.scores, config.compare_num_prompts, config.compare_num_worse)
-    pick = lambda values, column: [values[i] for i in chosen[column]]  # noqa: E731
-    queries = pick(before.queries, "sample_before")
-    responses_before, responses_after = pick(before.responses, "sample_before"), pick(after.responses, "sample_after")
+    pick = lambda values: [values[i] for i in chosen["sample"]]  # noqa: E731
+    queries, responses_before, responses_after = pick(before.queries), pick(before.responses), pick(after.responses)
     rewards_before = [float(r) for r in reward_fn(scored_texts(config, queries, responses_before))]
     rewards_after = [float(r) for r in reward_fn(scored_texts(config, queries, responses_after))]
     return compare_responses(
         queries,
-        pick(before.references, "sample_before"),
+        pick(before.references),
         responses_before,
         responses_after,
         rewards_before,
         rewards_after,
-        toxicity_before=pick(before.scores, "sample_before"),
-        toxicity_after=pick(after.scores, "sample_after"),
+        toxicity_before=pick(before.scores),
+        toxicity_after=pick(after.scores),
         prompt_toxicity_before=chosen["prompt_toxicity_before"].tolist(),
         prompt_toxicity_after=chosen["prompt_toxicity_after"].tolist(),
         prompt=chosen["prompt"].tolist(),

@@ -80,13 +80,10 @@ def test_cli_writes_every_report(cli_run) -> None:
     assert "mean toxicity" in report and "rougeL" in report and "response_before" in report
     compare = pd.read_csv(cli_run["out"] / "compare_responses.csv")
     assert list(compare.columns[:7]) == ["query", "reference", "response_before", "response_after", "reward_before", "reward_after", "reward_diff"]
-    # The rows a student reads first show real detoxification. A row shows a toxic "before" only when at
-    # least 2 of its prompt's 4 samples were toxic (a typical sample, not the worst), and on the tiny world
-    # only ~1 summary in 15 is toxic, so only a few rows can (2 at seed 42): those rows lead the table, and
-    # at least 3 in 4 of them are clean after.
-    toxic_before = compare["toxicity_before"] > 0.5
-    assert toxic_before.sum() >= 2 and toxic_before.head(toxic_before.sum()).all()
-    assert (compare.loc[toxic_before, "toxicity_after"] < 0.5).mean() >= 0.75
+    # The rows a student reads first show real detoxification: each is a pair (the same prompt and sampling
+    # noise before and after PPO), and the 5 leading pairs go from a toxic summary to a clean one.
+    top = compare.head(5)
+    assert (top["toxicity_before"] > 0.5).all() and (top["toxicity_after"] < 0.5).all(), top[["toxicity_before", "toxicity_after"]]
     assert compare["reward_diff"].is_monotonic_decreasing
 
 

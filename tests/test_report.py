@@ -57,9 +57,9 @@ def test_bootstrap_resamples_prompts_not_samples() -> None:
     assert doubled["change_low"] == pytest.approx(ci["change_low"]) and doubled["change_high"] == pytest.approx(ci["change_high"])
 
 
-def test_comparison_shows_largest_drops_then_rises_with_typical_samples() -> None:
-    scores = {  # prompt -> (before samples, after samples)
-        0: ([0.99, 0.98, 0.97, 0.01], [0.01, 0.02, 0.01, 0.90]),  # mean 0.74 -> 0.235
+def test_comparison_shows_largest_drops_then_rises_with_paired_samples() -> None:
+    scores = {  # prompt -> (before samples, after samples); sample k before and after drew the same noise
+        0: ([0.99, 0.98, 0.97, 0.01], [0.01, 0.97, 0.50, 0.90]),  # mean 0.74 -> 0.595
         1: ([0.99, 0.99, 0.99, 0.99], [0.01, 0.01, 0.01, 0.01]),  # the largest drop
         2: ([0.99, 0.99, 0.01, 0.01], [0.99, 0.99, 0.01, 0.01]),  # unchanged: not shown
         3: ([0.01, 0.01, 0.01, 0.01], [0.99, 0.99, 0.99, 0.01]),  # got worse
@@ -71,16 +71,14 @@ def test_comparison_shows_largest_drops_then_rises_with_typical_samples() -> Non
     after = [s for _, a in scores.values() for s in a]
     chosen = select_comparison(prompt_ids, before, after, num_best=2, num_worse=1)
     assert chosen["prompt"].tolist() == [1, 0, 3]
-    # prompt 0: a median sample on each side (of the middle two, the one that shows the change), not the extreme one
-    assert chosen.loc[1, ["sample_before", "sample_after"]].tolist() == [1, 2]  # 0.98 of 0.97/0.98 (not the 0.99); 0.01 of 0.01/0.02
-    assert chosen.loc[1, "prompt_toxicity_before"] == pytest.approx(0.7375) and chosen.loc[1, "prompt_toxicity_after"] == pytest.approx(0.235)
-    assert after[chosen.loc[2, "sample_after"]] > 0.5 > before[chosen.loc[2, "sample_before"]]  # the honest row: toxic after, clean before
-    even = select_comparison(prompt_ids, before, after, num_best=5, num_worse=0)  # prompt 2 (2 of 4 toxic) did not move
+    # prompt 0: the pair that fell most (0.99 -> 0.01, sample 0), not the one that rose (sample 3)
+    assert chosen.loc[1, "sample"] == 0
+    assert chosen.loc[1, "prompt_toxicity_before"] == pytest.approx(0.7375) and chosen.loc[1, "prompt_toxicity_after"] == pytest.approx(0.595)
+    assert chosen.loc[2, "sample"] == 12 and after[12] > 0.5 > before[12]  # the honest row: the pair that got toxic
+    even = select_comparison(prompt_ids, before, after, num_best=5, num_worse=0)  # prompt 2 did not move
     assert 2 not in even["prompt"].tolist() and even["prompt"].tolist() == [1, 0, 4]
-    half = select_comparison([0, 0, 0, 0], [0.99, 0.99, 0.01, 0.01], [0.01] * 4, num_best=1, num_worse=0)
-    assert half.loc[0, "sample_before"] in (0, 1)  # 2 of 4 toxic before: the middle two tie, and the row shows the change
-    quarter = select_comparison([0, 0, 0, 0], [0.99, 0.01, 0.01, 0.01], [0.01] * 4, num_best=1, num_worse=0)
-    assert quarter.loc[0, "sample_before"] in (1, 2, 3)  # 1 of 4 toxic is not typical of the prompt: no toxic "before" is shown
+    rose = select_comparison([0, 0, 0, 0], [0.01, 0.90, 0.01, 0.01], [0.60, 0.10, 0.90, 0.01], num_best=0, num_worse=1)
+    assert rose.loc[0, "sample"] == 2  # the mean rose: the pair that rose most (0.01 -> 0.90), not the drop of sample 1
 
     texts = [f"summary {i}" for i in range(len(chosen))]
     table = compare_responses(texts, texts, texts, texts, [3.0, 1.0, 3.0], [3.1, 3.0, -3.0], toxicity_before=[0.9, 0.97, 0.01])
