@@ -9,8 +9,10 @@ transformers' Trainer (the same `lab_utils.finetune` pieces as the Lab 2 noteboo
   adapter-off base is a distant KL reference (`reference_mode="base"`) and the starting summarizer a
   near one (`"start"`);
 - a RoBERTa tokenizer + tiny hate-speech classifier, the stand-in for Meta's RoBERTa (same id2label).
-The result lands in `checkpoints/tiny/` (git-ignored) and is rebuilt when the data, this file or
-the library versions change. Run `python -m lab_utils.tiny` (add `--force` to rebuild).
+The result lands in `checkpoints/tiny/` and is committed (5 MB), so every machine with the pinned libraries
+runs the same weights (a build is bit-identical on one machine, not across CPU models). It is rebuilt when
+the data, this file or the library versions change. Run `python -m lab_utils.tiny` (`--force` rebuilds,
+`--check` only says whether the build is current).
 Longer than the lab's other modules on purpose: it is one recipe, read top to bottom, and its own text is
 part of the world's fingerprint, so splitting it would rebuild every world for no change in the weights.
 """
@@ -26,6 +28,7 @@ import math
 import random
 import re
 import shutil
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -381,7 +384,15 @@ def main() -> None:
     """Command line: build (or reuse) the tiny world and print its report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="rebuild even if the current build is up to date")
+    parser.add_argument("--check", action="store_true", help="build nothing: exit 1 if checkpoints/tiny/ is not the current build")
     args = parser.parse_args()
+    if args.check:
+        if not is_current():
+            sys.exit(
+                "checkpoints/tiny/ is not the build of the current recipe (lab_utils/tiny.py, data.py, finetune.py, "
+                "tiny_data/*.jsonl) and library versions: run `make world` and commit checkpoints/tiny/."
+            )
+        return
     print_report(ensure_world(force=args.force))
 
 

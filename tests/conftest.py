@@ -23,23 +23,20 @@ socket.socket.connect = _local_only
 from lab_utils.config import LabConfig, get_config  # noqa: E402
 from lab_utils.tiny import ensure_world  # noqa: E402
 
-WORLD_FIXTURES = {"config", "tokenizer", "prompts", "reward_pipe"}  # the fixtures below: they need checkpoints/tiny/
+# Files that take longest (seconds measured on 2 cores): `make test` runs whole files on two workers, and a long
+# file that starts last finishes alone, so these start first.
+LONGEST_FIRST = ("test_detox.py", "test_ppo.py", "lab3_detoxify_summaries.ipynb", "test_benchmarks.py")  # ~130, ~100, ~85, ~70
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m` selects on the marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark `world` every test that needs the built tiny world: one using a world fixture, and every notebook cell (nbval).
-
-    `make test` runs the other tests while the world builds on one core, then the `world` tests on two workers.
-    """
-    for item in items:
-        if WORLD_FIXTURES & set(getattr(item, "fixturenames", ())) or item.path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.world)
+    """Put the items of the LONGEST_FIRST files first (a stable sort: every file keeps its own order)."""
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture(scope="session")
 def config() -> LabConfig:
-    """The tiny profile's config, with its offline world built."""
+    """The tiny profile's config, with its offline world current (committed; rebuilt if its recipe changed)."""
     ensure_world()
     return get_config("tiny")
 

@@ -1,8 +1,7 @@
-"""The PPO loop: it detoxifies, the reward's label is really wired through, and its guards and checkpoints hold."""
+"""The PPO loop: the reward's label is really wired through, and its guards and checkpoints hold (the effect itself: test_detox.py)."""
 
 import dataclasses
 import json
-import math
 import os
 import subprocess
 import sys
@@ -13,16 +12,14 @@ import torch
 from peft import PeftModel, get_peft_model_state_dict
 from safetensors.torch import load_file
 from transformers import AutoModelForSeq2SeqLM
-
-from lab_utils.config import REPO_ROOT, get_config
-from lab_utils.detox import run_lab
 from trl import PPOTrainer
 
 from lab_utils.checkpoint import load_detoxified
+from lab_utils.config import REPO_ROOT, get_config
 from lab_utils.data import build_dataset
+from lab_utils.detox import run_lab
 from lab_utils.errors import TrainingInterrupted
 from lab_utils.models import decode, generate, load_policy
-from lab_utils.plots import training_curves
 from lab_utils.ppo import kl_runaway, make_ppo_trainer, resume, train
 from lab_utils.reward import load_reward_pipe, make_reward_fn
 from lab_utils.runtime import set_seed
@@ -30,21 +27,6 @@ from lab_utils.toxicity import rouge_scores
 from lab_utils.trimmed import TrimmedPPOTrainer
 
 STATS = ["env/reward_mean", "env/reward_std", "objective/kl", "objective/kl_coef", "ppo/returns/mean", "ppo/loss/total"]
-REPORT_FILES = [
-    "report.md", "toxicity.csv", "rouge.csv", "compare_responses.csv", "history.csv",
-    "training.png", "toxicity.png", "samples.csv", "results.json", "checkpoint/adapter_model.safetensors",
-]
-
-
-@pytest.fixture(scope="module")
-def cli_run(tmp_path_factory, config) -> dict:
-    """The headless CLI on the tiny profile, end to end, as a user runs it."""
-    out = tmp_path_factory.mktemp("detox")
-    subprocess.run(
-        [sys.executable, "-m", "lab_utils.detox", "--profile", "tiny", "--out", str(out)],
-        check=True, cwd=REPO_ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    return {"out": out, "results": json.loads((out / "results.json").read_text())}
 
 
 def small_run(config, reward_fn_wrapper=None, num_steps=3, **overrides):
@@ -57,34 +39,6 @@ def small_run(config, reward_fn_wrapper=None, num_steps=3, **overrides):
         reward_fn = reward_fn_wrapper(reward_fn)
     prompts = build_dataset(config, tokenizer)
     return trainer, train(config, trainer, tokenizer, reward_fn, prompts["train"], num_steps=num_steps)
-
-
-def test_ppo_lowers_toxicity_and_keeps_the_summaries(cli_run) -> None:
-    results = cli_run["results"]
-    before, after = results["toxicity"]["before"], results["toxicity"]["after"]
-    assert before["mean"] > 0.05, "the starting summarizer must write some toxic summaries"
-    assert after["mean"] <= 0.7 * before["mean"], (before, after)
-    rouge_before, rouge_after = results["rouge"]["before"]["rougeL"], results["rouge"]["after"]["rougeL"]
-    assert rouge_after >= 0.8 * rouge_before, (rouge_before, rouge_after)
-    history = pd.DataFrame(results["history"])
-    assert (history["status"] == "ok").all() and len(history) == results["config"]["num_steps"]
-    assert abs(history["objective/kl"].iloc[0]) <= 0.05  # reference_mode 'start': the reference is the starting policy
-    trend = training_curves(history, results["config"]["trend_window"])["toxic_share_trend"].dropna()
-    assert trend.iloc[-1] < 0.8 * trend.iloc[0], trend.tolist()  # the training figure's toxic share visibly falls
-
-
-def test_cli_writes_every_report(cli_run) -> None:
-    for name in REPORT_FILES:
-        assert (cli_run["out"] / name).is_file(), name
-    report = (cli_run["out"] / "report.md").read_text()
-    assert "mean toxicity" in report and "rougeL" in report and "response_before" in report
-    compare = pd.read_csv(cli_run["out"] / "compare_responses.csv")
-    assert list(compare.columns[:7]) == ["query", "reference", "response_before", "response_after", "reward_before", "reward_after", "reward_diff"]
-    # The rows a student reads first show real detoxification: each is a pair (the same prompt and sampling
-    # noise before and after PPO), and the 5 leading pairs go from a toxic summary to a clean one.
-    top = compare.head(5)
-    assert (top["toxicity_before"] > 0.5).all() and (top["toxicity_after"] < 0.5).all(), top[["toxicity_before", "toxicity_after"]]
-    assert compare["reward_diff"].is_monotonic_decreasing
 
 
 def test_rewarding_the_hate_label_raises_toxicity(config, tmp_path) -> None:
@@ -217,7 +171,6 @@ def test_interrupted_run_resumes_where_it_stopped(config, tmp_path) -> None:
         torch.testing.assert_close(weight, saved[name], msg=name)
 
 
-@pytest.mark.world  # its processes load the tiny world
 def test_two_process_accelerate_launch_writes_one_run(tmp_path) -> None:
     command = [
         sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",

@@ -141,7 +141,6 @@ def wait_for_step(checkpoint: Path, step: int, process: subprocess.Popen, timeou
     raise AssertionError(f"no checkpoint at step {step}: {process.communicate()}")
 
 
-@pytest.mark.world  # its CLI runs load the tiny world
 def test_ctrl_c_saves_and_the_cli_resumes_without_duplicate_steps(monkeypatch, capsys, tmp_path) -> None:
     out = tmp_path / "run"
     command = [sys.executable, "-m", "lab_utils.detox", "--profile", "tiny", "--out", str(out), "--steps", "40", *SMALL_RUN]

@@ -5,6 +5,9 @@ import hashlib
 import json
 import sys
 
+import pytest
+
+from lab_utils import tiny
 from lab_utils.config import TINY_DIR, get_config
 from lab_utils.tiny import MANIFEST, TinySpec, build_world, ensure_world, is_current, main
 
@@ -50,3 +53,11 @@ def test_command_line_prints_the_report(config, monkeypatch, capsys) -> None:
     out = capsys.readouterr().out
     assert "classifier held-out accuracy" in out and "Greedy summaries of 5 held-out dialogues" in out
     assert "Building" not in out
+
+
+def test_check_names_the_fix_for_a_stale_world(config, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["python -m lab_utils.tiny", "--check"])
+    main()  # the committed world is current: nothing to say
+    monkeypatch.setattr(tiny, "fingerprint", lambda spec: "the recipe changed")
+    with pytest.raises(SystemExit, match="run `make world` and commit checkpoints/tiny/"):
+        main()
