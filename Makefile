@@ -15,8 +15,8 @@ setup: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip $(PIP_QUIET)
-	$(PY) -m pip install --quiet --no-compile $(TORCH) $(PIP_QUIET)   # torch first: the CPU wheel, never a CUDA download
-	$(PY) -m pip install --quiet --no-compile -r requirements.txt $(PIP_QUIET)   # --no-compile: Python compiles only what the lab imports, on first use (setup 2m05s -> 48s here)
+	$(PY) -m pip install --quiet $(TORCH) $(PIP_QUIET)   # torch first: the CPU wheel, never a CUDA download
+	$(PY) -m pip install --quiet -r requirements.txt $(PIP_QUIET)
 	$(PY) -m pip install --quiet --no-deps -e . $(PIP_QUIET)   # lab_utils, importable from notebooks/
 	rm -f .venv/.installed-* && touch $@
 
