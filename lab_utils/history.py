@@ -57,9 +57,11 @@ def step_log(
 
 
 def history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
-    """The per-step history as a DataFrame, in a fixed column order."""
-    columns = [
-        "step", "status", "env/reward_mean", "env/reward_std", "env/toxic_share", *STATS, "objective/kl_per_token",
-        "time/generate", "time/reward", "time/step", "seconds",
-    ]
-    return pd.DataFrame(history, columns=columns)
+    """The per-step history as a DataFrame, in a fixed column order; the optional columns only when a row has them.
+
+    The notebook's loop is not timed, so its table shows no empty time columns (and results.json no PPO time of 0 s).
+    """
+    columns = ["step", "status", "env/reward_mean", "env/reward_std", "env/toxic_share", *STATS, "objective/kl_per_token"]
+    optional = ["env/toxic_share", "time/generate", "time/reward", "time/step", "seconds"]
+    keep = [column for column in dict.fromkeys(columns + optional) if column not in optional or any(column in row for row in history)]
+    return pd.DataFrame(history, columns=keep)

@@ -161,7 +161,8 @@ def write_results(
                     "Before/after summaries: the prompts whose toxicity fell most, then a few that rose (per prompt, the same sampling draw before and after; by reward gain)",
                 ),
                 f"Run on {computed_on['cpu']} ({computed_on['device']}, {computed_on['precision']}); "
-                f"PPO: {timing['ppo_steps']} steps in {timing['ppo_s'] or 0:.0f} s.\n",
+                f"PPO: {timing['ppo_steps']} steps"
+                + (f" in {timing['ppo_s']:.0f} s.\n" if timing["ppo_s"] is not None else " (the notebook's loop is not timed).\n"),
             ]
         ),
     )
