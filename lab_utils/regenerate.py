@@ -11,6 +11,7 @@ The executed tiny copies are committed as the graded reference; CI re-executes t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import time
@@ -22,6 +23,7 @@ from nbclient import NotebookClient
 
 from .config import REPO_ROOT
 from .errors import ConfigError
+from .files import write_atomic
 from .hub import resolve_profile
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -85,9 +87,15 @@ def execute(path: Path, out_dir: Path, profile: str, timeout: int = 7200) -> Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(out_dir)}}).execute()
+    seconds = time.time() - started
     target = out_dir / path.name
     nbformat.write(notebook, target)
-    print(f"executed {path.name} on '{profile}' in {time.time() - started:.0f} s -> {target}")
+    results = out_dir / "results.json"
+    if results.is_file() and results.stat().st_mtime >= started:  # this notebook wrote the run's results: add its wall time
+        record = json.loads(results.read_text())
+        record["timing"]["wall_s"] = round(seconds, 1)  # the whole notebook, headless (its PPO loop is not timed on its own)
+        write_atomic(results, json.dumps(record, indent=1, allow_nan=False) + "\n")
+    print(f"executed {path.name} on '{profile}' in {seconds:.0f} s -> {target}")
     return target
 
 
