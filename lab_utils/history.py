@@ -61,7 +61,9 @@ def history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
 
     The notebook's loop is not timed, so its table shows no empty time columns (and results.json no PPO time of 0 s).
     """
-    columns = ["step", "status", "env/reward_mean", "env/reward_std", "env/toxic_share", *STATS, "objective/kl_per_token"]
-    optional = ["env/toxic_share", "time/generate", "time/reward", "time/step", "seconds"]
-    keep = [column for column in dict.fromkeys(columns + optional) if column not in optional or any(column in row for row in history)]
-    return pd.DataFrame(history, columns=keep)
+    columns = [
+        "step", "status", "env/reward_mean", "env/reward_std", "env/toxic_share", *STATS, "objective/kl_per_token",
+        "time/generate", "time/reward", "time/step", "seconds",
+    ]
+    optional = {"env/toxic_share", "time/generate", "time/reward", "time/step", "seconds"}
+    return pd.DataFrame(history, columns=[c for c in columns if c not in optional or any(c in row for row in history)])
