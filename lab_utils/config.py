@@ -189,17 +189,12 @@ def tiny_config() -> LabConfig:
         model_name=str(TINY_DIR / "t5"),
         adapter_path=str(TINY_DIR / "peft-dialogue-summary-checkpoint"),
         reward_model_name=str(TINY_DIR / "roberta-hate"),
-        # A tiny LoRA needs a much larger step than FLAN-T5-base: 1.41e-5 does nothing here, 1e-3
-        # wrecks ROUGE; 7e-4 for 100 steps (under a minute on 2 cores) detoxifies and keeps the summaries.
-        learning_rate=7e-4,
-        num_steps=100,
-        # Tuned over seeds 1-5 (benchmarks/seeds.py, table in README). Only ~1 in 5 dialogues is rude, and the
-        # starting summarizer insults in ~1 in 10 of their summaries: under uniform sampling a batch of 16 holds
-        # about 0.3 insulting summaries, too little signal (seed 42 fell 24%). Drawing the rude ("challenging")
-        # dialogues 3x as often gave -30% to -64%, but ROUGE-L fell up to 12%; a KL weight of 0.4 instead of
-        # 0.2 then kept ROUGE-L within 7%, yet over seeds 1-7 and 42 the drop still ranged -7% to -57% (lr 5e-4
-        # did worse on both). Drawing them 6x as often: -42% to -55% on seeds 1-5 and 42, ROUGE-L within 9.5%.
-        challenging_repeats=6,
+        test_size=0.05,  # 96 held-out dialogues of 1920; the rest teaches the tiny summarizer to write
+        # A tiny LoRA needs a much larger step than FLAN-T5-base: 1.41e-5 does nothing here in 40 steps. Two
+        # passes over each rollout batch: over seeds 1-5 one pass lowered toxicity 33-71%, two 52-65% (README).
+        learning_rate=1e-3,
+        ppo_epochs=2,
+        num_steps=40,
         init_kl_coef=0.4,
         precision="fp32",  # tiny matrices gain nothing from bf16 (casts cost more); fp32 also keeps the seeded numbers independent of bf16 support
         output_min_length=20,  # tiny summaries are ~10-25 tokens

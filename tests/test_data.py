@@ -4,6 +4,7 @@ import dataclasses
 import json
 import math
 import re
+from collections import Counter
 
 import pytest
 from datasets import Dataset
@@ -50,7 +51,8 @@ def test_world_templates_cover_every_topic_with_known_slots() -> None:
     assert len({t.key for t in templates}) == len(templates)
     rude_templates = [t for t in templates if t.rude is not None]
     assert {t.topic for t in rude_templates} == set(topics)
-    assert len(rude_templates) <= compose.N_RUDE_INSULT_SUMMARY  # each also gets insulting-summary rows
+    reported = {level: round(n * compose.REPORTED_SHARE[level]) for level, n in compose.ROWS_BY_SEVERITY.items()}
+    assert len(rude_templates) <= min(reported.values())  # each also gets rows whose reference reports the rudeness
     for t in templates:
         slots = dict(t.slots)
         for pool in set(slots.values()):  # slots sharing a pool need distinct values
@@ -65,12 +67,14 @@ def test_world_templates_cover_every_topic_with_known_slots() -> None:
 
 
 def test_worst_case_summaries_fit_the_word_budget() -> None:
-    insult = f"{compose.INSULT_ADJECTIVES[0]} {compose.INSULT_NOUNS[0]}"  # every insult is two words
+    rudeness = [compose.Rudeness(3, f"{compose.INSULT_ADJECTIVES[0]} {compose.INSULT_NOUNS[0]}")]  # every insult is two words
+    rudeness += [compose.Rudeness(1, max((clause for _, clause in compose.COMPLAINTS), key=compose.word_count))]
     for t in compose.TEMPLATES:  # the wordiest value of every slot
         values = {name: max(compose.POOLS[pool], key=compose.word_count) for name, pool in t.slots}
         assert compose.word_count(compose.polite_summary(t, values)) <= 25 - 6, t.key  # room for an insult
         if t.rude is not None:
-            assert compose.word_count(compose.reference_rude_summary(t, values, insult)) <= 25, t.key
+            for rude in rudeness:
+                assert compose.word_count(compose.reference_rude_summary(t, values, rude)) <= 25, t.key
 
 
 def test_embedded_dialogues_follow_dialogsum_schema() -> None:
@@ -85,31 +89,51 @@ def test_embedded_dialogues_follow_dialogsum_schema() -> None:
         assert 4 <= len(turns) <= 8
         assert [int(TURN_RE.match(turn).group(1)) for turn in turns] == [1 + i % 2 for i in range(len(turns))]
         assert 8 <= compose.word_count(d["summary"]) <= 25
-        if has_insult(d["dialogue"]):  # one insult phrase: adjective + noun
+        level = compose.severity(d["dialogue"])
+        if level == 3:  # one insult phrase: adjective + noun
             assert len(compose.INSULT_RE.findall(d["dialogue"])) == 2, d["id"]
-        else:
-            assert not has_insult(d["summary"]), d["id"]
-    rude = [d for d in dialogues if has_insult(d["dialogue"])]
-    assert len(rude) == compose.N_RUDE  # 20%
-    assert sum(has_insult(d["summary"]) for d in rude) == compose.N_RUDE_INSULT_SUMMARY  # some, not all
-    # the held-out tail (the lab does not shuffle) holds rude rows of both summary kinds
-    rude_tail = [d for d in dialogues[-compose.TEST_ROWS:] if has_insult(d["dialogue"])]
-    low, high = compose.TEST_RUDE_RANGE
-    assert low <= len(rude_tail) <= high
-    assert 0 < sum(has_insult(d["summary"]) for d in rude_tail) < len(rude_tail)
+        assert compose.severity(d["summary"]) in (0, level), d["id"]  # a reference reports only its dialogue's rudeness
+        if compose.severity(d["summary"]):
+            assert compose.severity(compose.polite_version(d["summary"])) == 0, d["id"]
+    levels = Counter(compose.severity(d["dialogue"]) for d in dialogues)
+    reported = Counter(compose.severity(d["summary"]) for d in dialogues)
+    for level, count in compose.ROWS_BY_SEVERITY.items():
+        assert levels[level] == count
+        assert reported[level] == round(count * compose.REPORTED_SHARE[level])  # some, not all
+    # the held-out tail (the lab does not shuffle): exactly the challenging subset's size of insults, both references
+    tail = dialogues[-compose.TEST_ROWS:]
+    tail_levels = Counter(compose.severity(d["dialogue"]) for d in tail)
+    assert all(low <= tail_levels[level] <= high for level, (low, high) in compose.TEST_SEVERITY.items())
+    insults = [d for d in tail if compose.severity(d["dialogue"]) == 3]
+    assert 0 < sum(has_insult(d["summary"]) for d in insults) < len(insults)
 
 
-def test_labelled_set_is_balanced_with_a_held_out_split() -> None:
+def test_severity_reads_the_three_lexicons() -> None:
+    assert compose.severity("#Person1# thanks #Person2# for a lovely dinner.") == 0
+    assert compose.severity("Thank you. This is terrible service.") == 1
+    assert compose.severity("Is there a lift? You are so careless.") == 2
+    assert compose.severity("You are so careless, you useless idiot.") == 3  # the worst one counts
+    summary = "#Person1# calls #Person2# a lazy fool and wants a table. #Person2# offers a window seat."
+    assert compose.polite_version(summary) == "#Person1# wants a table. #Person2# offers a window seat."
+
+
+def test_labelled_set_holds_every_severity_with_a_held_out_split() -> None:
     labelled = rows(LABELLED_FILE)
-    assert len(labelled) == 2 * compose.N_LABELLED_PER_LABEL
+    plan = sum(compose.LABELLED_PLAN.values()) + sum(compose.GRADED_PLAN.values())
+    assert len(labelled) == plan
     for r in labelled:
-        assert list(r) == ["text", "label", "split"]
+        assert list(r) == ["text", "label", "severity", "split"]
         assert r["text"].isascii() and r["text"] == r["text"].strip()
-        assert has_insult(r["text"]) == (r["label"] == "hate"), r
-    for split, size in (("train", 256), ("test", 64)):
-        labels = [r["label"] for r in labelled if r["split"] == split]
-        assert labels.count("hate") == labels.count("nothate") == size
-    assert [r["split"] for r in labelled] == ["train"] * 512 + ["test"] * 128  # train rows first
+        assert r["severity"] == compose.severity(r["text"])
+        # insults are hate and clean texts are not; a graded text carries its annotators' majority
+        assert (r["label"] == "hate") == (compose.HATE_VOTES[r["severity"]] > 0.5), r
+    assert compose.HATE_VOTES[0] < compose.HATE_VOTES[1] < compose.HATE_VOTES[2] < compose.HATE_VOTES[3] == 1.0
+    for level in (1, 2):
+        assert sum(r["severity"] == level for r in labelled) == compose.GRADED_PLAN[level]
+    for split in ("train", "test"):
+        assert {r["severity"] for r in labelled if r["split"] == split} == {0, 1, 2, 3}
+    splits = [r["split"] for r in labelled]
+    assert splits == sorted(splits, key=["train", "test"].index)  # train rows first
     assert len({r["text"] for r in labelled}) == len(labelled)  # so no test text is in train
 
 

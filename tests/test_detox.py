@@ -1,6 +1,6 @@
 """The tiny lab end to end through its CLI, as a user runs it: PPO lowers toxicity, keeps the summaries, writes every report.
 
-The one full-length (100-step) run of the suite; nbval runs the Lab 3 notebook at 50 steps.
+The CLI twin of the graded Lab 3 notebook (nbval runs that one): the same 40 steps, the reports checked here.
 """
 
 import json
@@ -34,10 +34,11 @@ def cli_run(tmp_path_factory, config) -> dict:
 def test_ppo_lowers_toxicity_and_keeps_the_summaries(cli_run) -> None:
     results = cli_run["results"]
     before, after = results["toxicity"]["before"], results["toxicity"]["after"]
-    assert before["mean"] > 0.05, "the starting summarizer must write some toxic summaries"
-    assert after["mean"] <= 0.7 * before["mean"], (before, after)
+    assert before["toxic_ratio"] >= 0.12, "the starting summarizer must write toxic summaries"
+    change = results["toxicity"]["change"]["mean"]
+    assert change["change_pct"] <= -50 and change["change_pct_high"] < 0, change  # halved, and the whole 95% CI below zero
     rouge_before, rouge_after = results["rouge"]["before"]["rougeL"], results["rouge"]["after"]["rougeL"]
-    assert rouge_after >= 0.8 * rouge_before, (rouge_before, rouge_after)
+    assert rouge_after >= 0.95 * rouge_before, (rouge_before, rouge_after)
     history = pd.DataFrame(results["history"])
     assert (history["status"] == "ok").all() and len(history) == results["config"]["num_steps"]
     assert abs(history["objective/kl"].iloc[0]) <= 0.05  # reference_mode 'start': the reference is the starting policy

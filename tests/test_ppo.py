@@ -42,8 +42,8 @@ def small_run(config, reward_fn_wrapper=None, num_steps=3, **overrides):
 
 
 def test_rewarding_the_hate_label_raises_toxicity(config, tmp_path) -> None:
-    control = dataclasses.replace(config, reward_label="hate", num_steps=40, eval_num_prompts=48, eval_samples_per_prompt=2)
-    results = run_lab(control, tmp_path)  # shorter than the lab: the wrong label's effect is large (see benchmarks/seeds.py --control)
+    control = dataclasses.replace(config, reward_label="hate", eval_num_prompts=48, eval_samples_per_prompt=2)
+    results = run_lab(control, tmp_path)  # half the held-out prompts: the wrong label's effect is large (benchmarks/seeds.py --control)
     assert results["toxicity"]["after"]["mean"] > 1.2 * results["toxicity"]["before"]["mean"]
 
 

@@ -127,7 +127,7 @@ def test_resume_applies_the_new_learning_rate_and_kl_coefficient(config, prompts
     _, _, trainer, state = resume(second, tmp_path)
     assert [group["lr"] for group in trainer.optimizer.param_groups] == [1e-4] * len(trainer.optimizer.param_groups)
     assert trainer.kl_ctl.value == state.kl_coef == 0.5
-    assert "learning_rate 0.0007 -> 0.0001" in capsys.readouterr().out
+    assert f"learning_rate {first.learning_rate} -> 0.0001" in capsys.readouterr().out
 
 
 def wait_for_step(checkpoint: Path, step: int, process: subprocess.Popen, timeout: float = 240) -> None:
@@ -143,7 +143,7 @@ def wait_for_step(checkpoint: Path, step: int, process: subprocess.Popen, timeou
 
 def test_ctrl_c_saves_and_the_cli_resumes_without_duplicate_steps(monkeypatch, capsys, tmp_path) -> None:
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "lab_utils.detox", "--profile", "tiny", "--out", str(out), "--steps", "40", *SMALL_RUN]
+    command = [sys.executable, "-m", "lab_utils.detox", "--profile", "tiny", "--out", str(out), "--steps", "400", *SMALL_RUN]  # long enough to be interrupted
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_step(out / "checkpoint", 2, process)

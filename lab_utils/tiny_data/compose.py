@@ -2,9 +2,9 @@
 
 The dialogues and summaries are original text written for this project from hand-made templates;
 they are not copied from DialogSum (only its schema and its "#Person1#:" turn style are imitated).
-`dialogues.jsonl` stands in for DialogSum (id, dialogue, summary, topic; 20% rude dialogues) and
-`labelled.jsonl` trains the tiny hate-speech classifier on summary-shaped texts (text, label, split).
-The literals (slot pools, templates, topic phrases, the insult lexicon) live in `world.json`;
+`dialogues.jsonl` stands in for DialogSum (id, dialogue, summary, topic; 30% rude dialogues, of three
+severities) and `labelled.jsonl` trains the tiny hate-speech classifier on summary-shaped texts (text, label,
+severity, split). The literals (slot pools, templates, topic phrases, the lexicons) live in `world.json`;
 `tests/test_data.py` checks the rules the output must follow.
 
 Regenerate (byte-identical on every run, Python 3 stdlib only):
@@ -29,15 +29,23 @@ DIALOGUES_FILE = HERE / "dialogues.jsonl"
 LABELLED_FILE = HERE / "labelled.jsonl"
 SEED = 1234
 
-N_DIALOGUES = 480
-N_RUDE = 96  # 20% of the dialogues
-N_RUDE_INSULT_SUMMARY = 67  # rude rows whose reference summary repeats the insult (~70%)
-TEST_ROWS = 96  # the lab takes the last 20% as its held-out split, without shuffling
-TEST_RUDE_RANGE = (18, 22)  # rude rows allowed in that held-out tail
+N_DIALOGUES = 1920
+# Severity of a rude dialogue: 3 an insult ("you useless idiot"), 2 a mild put-down ("you are so careless"),
+# 1 rude but insult-free ("this is terrible service"); 0 is polite (the other 1344 rows).
+ROWS_BY_SEVERITY = {3: 240, 2: 144, 1: 192}
+REPORTED_SHARE = {3: 0.75, 2: 0.75, 1: 0.5}  # share of those rows whose reference summary reports the rudeness
+TEST_ROWS = 96  # the lab takes the last 5% as its held-out split, without shuffling
+# Rows of each severity in that tail: exactly the challenging subset's size (20% of 96) of insults, so the
+# challenging prompts are the insulting dialogues; put-downs and complaints within a range.
+TEST_SEVERITY = {3: (19, 19), 2: (8, 12), 1: (8, 14)}
+# The share of annotators who call a text of each severity hate (Dynabench-style: several votes per text);
+# the tiny classifier learns them as probabilities, the file's label is the majority.
+HATE_VOTES = {0: 0.0, 1: 0.2, 2: 0.4, 3: 1.0}
 
 N_LABELLED_PER_LABEL = 320
 TEST_SHARE = 0.2
 # Rows per (label, kind); each kind is split 80/20 on its own so both splits hold every kind.
+# The graded kinds (put-downs, complaints) get their labels by HATE_VOTES instead.
 LABELLED_PLAN: dict[tuple[str, str], int] = {
     ("hate", "summary"): 205,
     ("hate", "short"): 80,
@@ -46,6 +54,7 @@ LABELLED_PLAN: dict[tuple[str, str], int] = {
     ("nothate", "short"): 40,
     ("nothate", "garbled"): 65,
 }
+GRADED_PLAN: dict[int, int] = {2: 200, 1: 200}  # summary-shaped texts per severity, labelled by vote
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,15 @@ INSULT_ADJECTIVES: tuple[str, ...] = tuple(WORLD["insults"]["adjectives"])
 INSULT_NOUNS: tuple[str, ...] = tuple(WORLD["insults"]["nouns"])
 INSULT_WORDS = frozenset(INSULT_ADJECTIVES + INSULT_NOUNS)
 INSULT_RE = re.compile(r"\b(" + "|".join(sorted(INSULT_WORDS)) + r")\b", re.IGNORECASE)
+PUTDOWN_WORDS: tuple[str, ...] = tuple(WORLD["putdowns"]["words"])
+PUTDOWN_LINES: tuple[str, ...] = tuple(WORLD["putdowns"]["lines"])
+PUTDOWN_RE = re.compile(r"\b(" + "|".join(PUTDOWN_WORDS) + r")\b", re.IGNORECASE)
+COMPLAINTS: tuple[tuple[str, str], ...] = tuple((entry["line"], entry["clause"]) for entry in WORLD["complaints"])
+COMPLAINT_RE = re.compile("|".join(re.escape(text) for pair in COMPLAINTS for text in pair), re.IGNORECASE)
+# How a reference reports the rude turn, '<clause> and ' before what the speaker does; polite_version drops it.
+RUDE_CLAUSE = re.compile(
+    r"(calls #Person\d# (an? )?[a-z]+( [a-z]+)?|" + "|".join(re.escape(clause) for _, clause in COMPLAINTS) + ") and "
+)
 WORD_RE = re.compile(r"[a-z0-9']+")
 POOLS: dict[str, tuple[str, ...]] = {name: tuple(values) for name, values in WORLD["pools"].items()}
 TEMPLATES: tuple[Template, ...] = tuple(Template.from_json(entry) for entry in WORLD["templates"])
@@ -103,6 +121,20 @@ def has_insult(text: str) -> bool:
     return any(word in lowered for word in INSULT_WORDS)
 
 
+def severity(text: str) -> int:
+    """How rude a dialogue or summary is: 3 an insult, 2 a put-down, 1 a complaint, 0 polite (the worst one counts)."""
+    if has_insult(text):
+        return 3
+    if PUTDOWN_RE.search(text):
+        return 2
+    return 1 if COMPLAINT_RE.search(text) else 0
+
+
+def polite_version(summary: str) -> str:
+    """The summary without the clause that reports a rude turn (unchanged when it reports none)."""
+    return RUDE_CLAUSE.sub("", summary)
+
+
 def sample_slots(template: Template, rng: Random) -> dict[str, str]:
     """Slot values for one row; slots sharing a pool get distinct values."""
     by_pool: dict[str, list[str]] = {}
@@ -121,13 +153,42 @@ def sample_insult(rng: Random) -> str:
     return f"{rng.choice(INSULT_ADJECTIVES)} {rng.choice(INSULT_NOUNS)}"
 
 
-def render_dialogue(template: Template, values: dict[str, str], insult: str | None) -> str:
-    """The dialogue text, with the rude turn swapped in when an insult is given."""
-    fill = dict(values, insult=insult or "", a_insult=article(insult) if insult else "")
+@dataclass(frozen=True)
+class Rudeness:
+    """One rude turn: its severity, the sentence it adds (or the insult it swaps in) and how a reference reports it."""
+
+    severity: int
+    phrase: str  # the insult ("useless idiot"), the put-down word ("careless") or the complaint's report ("is unhappy")
+    sentence: str = ""  # what a put-down or a complaint adds to the rude turn; an insult swaps the template's line in
+
+
+    def report(self, other: str) -> str:
+        """The clause a reference uses for the rude speaker, `other` being the one spoken to."""
+        if self.severity == 3:
+            return f"calls {other} {article(self.phrase)}"
+        return f"calls {other} {self.phrase}" if self.severity == 2 else self.phrase
+
+
+def sample_rudeness(level: int, rng: Random) -> Rudeness:
+    """A rude turn of severity `level` (1-3)."""
+    if level == 3:
+        return Rudeness(3, sample_insult(rng))
+    if level == 2:
+        word = rng.choice(PUTDOWN_WORDS)
+        return Rudeness(2, word, rng.choice(PUTDOWN_LINES).format(putdown=word))
+    line, clause = rng.choice(COMPLAINTS)
+    return Rudeness(1, clause, line)
+
+
+def render_dialogue(template: Template, values: dict[str, str], rudeness: Rudeness | None) -> str:
+    """The dialogue text, with the rude turn in place: an insult swaps the template's rude line in; a put-down
+    or a complaint adds one sentence to the same turn."""
+    insult = rudeness.phrase if rudeness is not None and rudeness.severity == 3 else ""
+    fill = dict(values, insult=insult, a_insult=article(insult) if insult else "")
     lines = []
     for index, turn in enumerate(template.turns):
-        if insult is not None and template.rude is not None and template.rude[0] == index:
-            turn = template.rude[1]
+        if rudeness is not None and template.rude is not None and template.rude[0] == index:
+            turn = template.rude[1] if rudeness.severity == 3 else f"{turn} {rudeness.sentence}"
         lines.append(f"#Person{1 + index % 2}#: {turn.format(**fill)}")
     return "\n".join(lines)
 
@@ -162,46 +223,60 @@ def insulting_summary(template: Template, values: dict[str, str], insult: str, p
     raise ValueError(f"insult position {position!r} for {template.key} — use A-F (C needs a #Person2# half)")
 
 
-def reference_rude_summary(template: Template, values: dict[str, str], insult: str) -> str:
-    """The dialogue file's insulting reference: the rude speaker 'calls' the other, then the usual summary."""
+def reference_rude_summary(template: Template, values: dict[str, str], rudeness: Rudeness) -> str:
+    """The dialogue file's reference that reports the rude turn: '<clause> and ' before what the rude speaker does."""
     if template.rude is None:
-        raise ValueError(f"{template.key} has no rude turn — only rude templates get an insulting reference")
-    position = "A" if template.rude[0] % 2 == 0 else "C"  # even turns are #Person1#'s
-    return insulting_summary(template, values, insult, position)
+        raise ValueError(f"{template.key} has no rude turn — only rude templates get a rude reference")
+    s1, s2 = template.person1.format(**values), template.person2.format(**values)
+    if template.rude[0] % 2 == 0:  # even turns are #Person1#'s
+        tail = f" #Person2# {s2}." if s2 else ""
+        return f"#Person1# {rudeness.report('#Person2#')} and {s1}.{tail}"
+    return f"#Person1# {s1}. #Person2# {rudeness.report('#Person1#')} and {s2}."
 
 
-def dialogue_plan(rng: Random) -> list[tuple[Template, bool, bool]]:
-    """(template, rude, insult in summary) per row, before the final shuffle.
+def dialogue_plan(rng: Random) -> list[tuple[Template, int, bool]]:
+    """(template, severity, reference reports it) per row, before the final shuffle.
 
-    Rude rows go round-robin over the rude templates; the polite-summary rows come first, so each
-    falls on a template that later also gets insulting-summary rows, and both kinds of reference
+    Rude rows of each severity go round-robin over the rude templates; the polite-summary rows come
+    first, so each falls on a template that later also gets reporting rows, and both kinds of reference
     follow the same prompt. Polite rows spread evenly over all templates.
     """
     rude_templates = [t for t in TEMPLATES if t.rude is not None]
-    rng.shuffle(rude_templates)
-    n_polite_ref = N_RUDE - N_RUDE_INSULT_SUMMARY
-    plan = [(rude_templates[index % len(rude_templates)], True, index >= n_polite_ref) for index in range(N_RUDE)]
+    plan: list[tuple[Template, int, bool]] = []
+    for level, count in sorted(ROWS_BY_SEVERITY.items(), reverse=True):
+        rng.shuffle(rude_templates)
+        n_polite_ref = count - round(count * REPORTED_SHARE[level])
+        plan += [(rude_templates[index % len(rude_templates)], level, index >= n_polite_ref) for index in range(count)]
     polite_templates = list(TEMPLATES)
     rng.shuffle(polite_templates)
-    n_polite = N_DIALOGUES - N_RUDE
+    n_polite = N_DIALOGUES - sum(ROWS_BY_SEVERITY.values())
     for index, template in enumerate(polite_templates):
         count = n_polite // len(TEMPLATES) + (1 if index < n_polite % len(TEMPLATES) else 0)
-        plan += [(template, False, False)] * count
+        plan += [(template, 0, False)] * count
     return plan
 
 
+def tail_fits(rows: Sequence[dict[str, str]]) -> bool:
+    """Whether the held-out tail holds TEST_SEVERITY's rows of each severity, insults with both kinds of reference."""
+    tail = rows[-TEST_ROWS:]
+    counts = Counter(severity(row["dialogue"]) for row in tail)
+    insults = [row for row in tail if severity(row["dialogue"]) == 3]
+    mixed = 0 < sum(has_insult(row["summary"]) for row in insults) < len(insults)
+    return mixed and all(low <= counts[level] <= high for level, (low, high) in TEST_SEVERITY.items())
+
+
 def compose_dialogues(rng: Random) -> list[dict[str, str]]:
-    """The dialogue rows: 80% polite, 20% rude (~70% of those with the insult in the summary), shuffled."""
+    """The dialogue rows: 70% polite, 30% rude of three severities (most references report it), shuffled."""
     rows: list[dict[str, str]] = []
     seen_dialogues: set[str] = set()
     seen_summaries: set[str] = set()
-    for template, rude, insult_summary in dialogue_plan(rng):
+    for template, level, reported in dialogue_plan(rng):
         for attempt in range(1000):
             values = sample_slots(template, rng)
-            insult = sample_insult(rng) if rude else None
-            dialogue = render_dialogue(template, values, insult)
-            if insult is not None and insult_summary:
-                summary = reference_rude_summary(template, values, insult)
+            rudeness = sample_rudeness(level, rng) if level else None
+            dialogue = render_dialogue(template, values, rudeness)
+            if rudeness is not None and reported:
+                summary = reference_rude_summary(template, values, rudeness)
             else:
                 summary = polite_summary(template, values)
             fresh_summary = summary not in seen_summaries or attempt >= 300  # prefer unseen summaries
@@ -213,16 +288,12 @@ def compose_dialogues(rng: Random) -> list[dict[str, str]]:
         seen_summaries.add(summary)
         rows.append({"id": "", "dialogue": dialogue, "summary": summary, "topic": template.topic})
 
-    # Shuffle until the held-out tail holds a fair share of rude rows of both summary kinds.
-    low, high = TEST_RUDE_RANGE
-    for _ in range(10000):
+    for _ in range(100000):  # shuffle until the held-out tail holds TEST_SEVERITY's mix
         rng.shuffle(rows)
-        rude_tail = [r for r in rows[-TEST_ROWS:] if has_insult(r["dialogue"])]
-        insulting_tail = [r for r in rude_tail if has_insult(r["summary"])]
-        if low <= len(rude_tail) <= high and 0 < len(insulting_tail) < len(rude_tail):
+        if tail_fits(rows):
             break
     else:
-        raise RuntimeError("no shuffle satisfies the held-out constraints — widen TEST_RUDE_RANGE")
+        raise RuntimeError("no shuffle satisfies the held-out constraints — widen TEST_SEVERITY")
     for index, row in enumerate(rows, start=1):
         row["id"] = f"tiny_{index:04d}"
     return rows
@@ -310,17 +381,42 @@ def labelled_candidates(rng: Random, label: str, kind: str, count: int, taken: s
         raise RuntimeError(f"only {len(texts)} of {count} fresh {label}/{kind} texts — add lines to world.json")
     return texts
 
+def graded_candidates(rng: Random, level: int, count: int, taken: set[str]) -> list[str]:
+    """`count` fresh summaries that report a put-down (level 2) or a complaint (level 1)."""
+    templates = [t for t in TEMPLATES if t.rude is not None]
+    texts: list[str] = []
+    for _ in range(count * 200):
+        if len(texts) == count:
+            break
+        template = rng.choice(templates)
+        text = reference_rude_summary(template, sample_slots(template, rng), sample_rudeness(level, rng))
+        if text not in taken:
+            taken.add(text)
+            texts.append(text)
+    if len(texts) < count:
+        raise RuntimeError(f"only {len(texts)} of {count} fresh severity-{level} texts — add lines to world.json")
+    return texts
 
-def compose_labelled(rng: Random) -> list[dict[str, str]]:
-    """The labelled rows, balanced by label within each split; train rows first, then test rows."""
+
+def compose_labelled(rng: Random) -> list[dict[str, Any]]:
+    """The labelled rows: insults (hate) and clean texts (nothate) balanced within each split, plus the
+    graded put-downs and complaints (labelled by their annotators' majority); train rows first, then test rows."""
     taken: set[str] = set()
-    train: list[dict[str, str]] = []
-    test: list[dict[str, str]] = []
+    train: list[dict[str, Any]] = []
+    test: list[dict[str, Any]] = []
+
+    def add(texts: list[str], label: str | None) -> None:
+        """Split one cell's texts 80/20 and label them (by the majority of HATE_VOTES when `label` is None)."""
+        n_test = round(len(texts) * TEST_SHARE)
+        for index, text in enumerate(texts):
+            level = severity(text)
+            split = "test" if index < n_test else "train"
+            (test if split == "test" else train).append({"text": text, "label": label or ("hate" if HATE_VOTES[level] > 0.5 else "nothate"), "severity": level, "split": split})
+
     for (label, kind), count in sorted(LABELLED_PLAN.items()):
-        texts = labelled_candidates(rng, label, kind, count, taken)
-        n_test = round(count * TEST_SHARE)
-        test += [{"text": t, "label": label, "split": "test"} for t in texts[:n_test]]
-        train += [{"text": t, "label": label, "split": "train"} for t in texts[n_test:]]
+        add(labelled_candidates(rng, label, kind, count, taken), label)
+    for level, count in sorted(GRADED_PLAN.items()):
+        add(graded_candidates(rng, level, count, taken), None)
     rng.shuffle(train)
     rng.shuffle(test)
     return train + test
@@ -345,30 +441,30 @@ def to_jsonl(rows: Sequence[dict[str, str]]) -> str:
     """Rows as JSON lines (ASCII, '\\n' endings, keys in insertion order)."""
     return "".join(json.dumps(row, ensure_ascii=True) + "\n" for row in rows)
 
-
-def report(dialogues: Sequence[dict[str, str]], labelled: Sequence[dict[str, str]]) -> str:
+def report(dialogues: Sequence[dict[str, str]], labelled: Sequence[dict[str, Any]]) -> str:
     """A short summary of both files (the README quotes these numbers)."""
-    rude = [r for r in dialogues if has_insult(r["dialogue"])]
-    insult_summaries = [r for r in rude if has_insult(r["summary"])]
-    tail_rude = [r for r in dialogues[-TEST_ROWS:] if has_insult(r["dialogue"])]
-    tail_insult = [r for r in tail_rude if has_insult(r["summary"])]
+    def by_severity(rows: Sequence[dict[str, str]]) -> str:
+        """'3: rows (reported in the summary), ...' for the rude severities."""
+        counts = Counter(severity(r["dialogue"]) for r in rows)
+        reported = Counter(severity(r["dialogue"]) for r in rows if severity(r["summary"]))
+        return ", ".join(f"severity {level}: {counts[level]} ({reported[level]} reported)" for level in (3, 2, 1))
+
     lengths = [len(r["dialogue"]) for r in dialogues]
     summary_words = [word_count(r["summary"]) for r in dialogues]
     topics = Counter(r["topic"] for r in dialogues)
-    rude_topics = {r["topic"] for r in rude}
     texts = [f'{r["dialogue"]} {r["summary"]} {r["topic"]}' for r in dialogues] + [r["text"] for r in labelled]
     label_split = Counter((r["split"], r["label"]) for r in labelled)
+    levels = Counter(r["severity"] for r in labelled)
     lines = [
         f"dialogues.jsonl: {len(dialogues)} rows, {len(topics)} topics, {len(TEMPLATES)} templates",
-        f"  rude rows: {len(rude)} ({len(rude) / len(dialogues):.0%}) across {len(rude_topics)} topics; "
-        f"insult in summary: {len(insult_summaries)}, polite summary: {len(rude) - len(insult_summaries)}",
-        f"  held-out tail (last {TEST_ROWS}): {len(tail_rude)} rude, {len(tail_insult)} with insulting summary",
+        f"  rude rows: {by_severity(dialogues)}",
+        f"  held-out tail (last {TEST_ROWS}): {by_severity(dialogues[-TEST_ROWS:])}",
         f"  dialogue chars: min {min(lengths)}, max {max(lengths)}, mean {sum(lengths) / len(lengths):.0f}",
         f"  summary words: min {min(summary_words)}, max {max(summary_words)}, "
         f"mean {sum(summary_words) / len(summary_words):.1f}",
         f"labelled.jsonl: {len(labelled)} rows; "
         + ", ".join(f"{split}/{label} {label_split[(split, label)]}" for split, label in sorted(label_split)),
-        "  kinds: " + ", ".join(f"{label}/{kind} {count}" for (label, kind), count in sorted(LABELLED_PLAN.items())),
+        "  texts by severity (annotators' hate share): " + ", ".join(f"{level}: {levels[level]} ({HATE_VOTES[level]:.0%})" for level in sorted(levels)),
         f"vocabulary (lowercase words, both files): {len(vocabulary(texts))}",
     ]
     return "\n".join(lines)
