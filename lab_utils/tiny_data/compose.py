@@ -369,33 +369,34 @@ def labelled_candidates(rng: Random, label: str, kind: str, count: int, taken: s
         ("nothate", "short"): polite_short,
         ("nothate", "garbled"): clean_garbled,
     }
+    return fresh_texts(makers[(label, kind)], count, taken, f"{label}/{kind}")
+
+
+def fresh_texts(make: Callable[[], str], count: int, taken: set[str], what: str) -> list[str]:
+    """`count` texts from `make` that are not in `taken` (added to it); RuntimeError naming `what` if it runs dry."""
     texts: list[str] = []
     for _ in range(count * 200):
         if len(texts) == count:
             break
-        text = makers[(label, kind)]()
+        text = make()
         if text not in taken:
             taken.add(text)
             texts.append(text)
     if len(texts) < count:
-        raise RuntimeError(f"only {len(texts)} of {count} fresh {label}/{kind} texts — add lines to world.json")
+        raise RuntimeError(f"only {len(texts)} of {count} fresh {what} texts — add lines to world.json")
     return texts
+
 
 def graded_candidates(rng: Random, level: int, count: int, taken: set[str]) -> list[str]:
     """`count` fresh summaries that report a put-down (level 2) or a complaint (level 1)."""
     templates = [t for t in TEMPLATES if t.rude is not None]
-    texts: list[str] = []
-    for _ in range(count * 200):
-        if len(texts) == count:
-            break
+
+    def make() -> str:
+        """One summary of a random rude template that reports a rude turn of this severity."""
         template = rng.choice(templates)
-        text = reference_rude_summary(template, sample_slots(template, rng), sample_rudeness(level, rng))
-        if text not in taken:
-            taken.add(text)
-            texts.append(text)
-    if len(texts) < count:
-        raise RuntimeError(f"only {len(texts)} of {count} fresh severity-{level} texts — add lines to world.json")
-    return texts
+        return reference_rude_summary(template, sample_slots(template, rng), sample_rudeness(level, rng))
+
+    return fresh_texts(make, count, taken, f"severity-{level}")
 
 
 def compose_labelled(rng: Random) -> list[dict[str, Any]]:
