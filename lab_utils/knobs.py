@@ -25,6 +25,7 @@ def relation_checks(c: LabConfig) -> list[tuple[bool, str]]:
         (c.init_kl_coef >= 0 and c.target_kl > 0, "init_kl_coef must be >= 0 and target_kl > 0"),
         (0 <= c.gamma <= 1 and 0 <= c.lam <= 1, f"gamma={c.gamma} and lam={c.lam} must be within [0, 1]"),
         (c.cliprange > 0 and c.cliprange_value > 0 and c.vf_coef >= 0, "cliprange and cliprange_value must be > 0 and vf_coef >= 0"),
+        (c.algorithm == "ppo" or (c.group_size >= 2 and c.batch_size % c.group_size == 0), f"algorithm={c.algorithm!r} needs group_size >= 2 (a leave-one-out or group baseline needs company) dividing batch_size={c.batch_size}; group_size is {c.group_size}"),
         (c.num_steps >= 1, f"num_steps={c.num_steps} must be >= 1"),
         (c.kl_ceiling > 0, f"kl_ceiling={c.kl_ceiling} must be > 0 (nats per token above the first step's KL)"),
         (c.checkpoint_every >= 0, f"checkpoint_every={c.checkpoint_every} must be >= 0"),
