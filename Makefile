@@ -24,10 +24,10 @@ world: setup  ## rebuild the embedded offline world (checkpoints/tiny/, committe
 	$(PY) -m lab_utils.tiny
 
 lab: setup  ## run the main lab notebook headless on LAB_PROFILE (auto: full when the hub answers, else tiny)
-	$(PY) -m lab_utils.regenerate --only lab3 --out "results/{profile}"
+	$(PY) -m tools.regenerate --only lab3 --out "results/{profile}"
 
 regenerate: setup  ## instructors: execute every notebook on LAB_PROFILE into notebooks/executed/<profile>/
-	$(PY) -m lab_utils.regenerate
+	$(PY) -m tools.regenerate
 
 test: setup  ## unit tests + the graded notebooks (nbval), always on the tiny profile, never the network
 	bash tests/run.sh

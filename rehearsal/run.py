@@ -197,7 +197,7 @@ def rehearse(length: dict[str, Any], notebook: bool = False, fallback: bool = Tr
             if notebook:
                 env = child_env(hub, work, "notebook")
                 env["LAB_SET"] = " ".join(set_items({**length, "adapter_path": adapter, "output_dir": work / "notebook" / "ppo-detoxified"}))
-                command = [sys.executable, "-m", "lab_utils.regenerate", "--profile", "full", "--only", "lab3", "--out", str(work / "notebook" / "out")]
+                command = [sys.executable, "-m", "tools.regenerate", "--profile", "full", "--only", "lab3", "--out", str(work / "notebook" / "out")]
                 report.runs.append(run_child("notebook", command, env, work / "notebook", echo))
             report.routes, report.repos_served = hub.routes(), hub.repos_served()
         report.adapter_files = sorted(path.name for path in adapter.iterdir())

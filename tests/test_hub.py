@@ -109,7 +109,7 @@ def test_refused_and_unresolvable_hosts_say_so(hub, monkeypatch) -> None:
 
 
 def test_download_takes_configs_tokenizers_and_one_weight_format() -> None:
-    from lab_utils.download import files_to_fetch
+    from tools.download import files_to_fetch
 
     flan = [".gitattributes", "README.md", "config.json", "generation_config.json", "model.safetensors", "pytorch_model.bin",
             "tf_model.h5", "flax_model.msgpack", "special_tokens_map.json", "spiece.model", "tokenizer.json", "tokenizer_config.json"]

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from lab_utils import install
-from lab_utils.install import NEEDS, check_python, plan, restart_line, runtime_pins, satisfies, version_key
+from tools import install
+from tools.install import NEEDS, check_python, plan, restart_line, runtime_pins, satisfies, version_key
 
 COLAB = {  # what a Colab GPU runtime reports (Python 3.13): its own CUDA torch, numpy 2.1, pandas 2.2, transformers 5
     "torch": "2.8.0+cu126", "numpy": "2.1.3", "pandas": "2.2.2", "transformers": "5.0.0", "tokenizers": "0.22.1",

@@ -5,7 +5,7 @@ import sys
 
 import nbformat
 
-from lab_utils.regenerate import BADGE_LINK, CLONE_SETTING, NOTEBOOKS_DIR, README, colab_link, repository_url, sync_links, synced
+from tools.regenerate import BADGE_LINK, CLONE_SETTING, NOTEBOOKS_DIR, README, colab_link, repository_url, sync_links, synced
 
 STUDENT_NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -23,7 +23,7 @@ def test_badges_and_clone_cells_point_at_pyproject_repository() -> None:
         first = nbformat.read(path, as_version=4).cells[0].source
         assert colab_link(repository, path.name) in first, path.name
         assert f'REPOSITORY = "{repository}"' in clone_cell(path), path.name
-    assert sync_links(write=False) == [], "run `python -m lab_utils.regenerate --sync-links`"
+    assert sync_links(write=False) == [], "run `python -m tools.regenerate --sync-links`"
 
 
 def test_a_fork_rewrites_every_link_from_one_setting() -> None:

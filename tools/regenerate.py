@@ -1,9 +1,9 @@
 """Execute the lab notebooks headless on one profile: executed copies + results.json, for instructors and CI.
 
-    python -m lab_utils.regenerate --profile tiny                 # every notebook -> notebooks/executed/tiny/
-    python -m lab_utils.regenerate --profile full --out DIR       # on a GPU machine with hub access
-    python -m lab_utils.regenerate --only lab3 --out results/tiny # just the main lab (what `make lab` runs)
-    python -m lab_utils.regenerate --sync-links                   # rewrite badges and clone cells from pyproject.toml
+    python -m tools.regenerate --profile tiny                 # every notebook -> notebooks/executed/tiny/
+    python -m tools.regenerate --profile full --out DIR       # on a GPU machine with hub access
+    python -m tools.regenerate --only lab3 --out results/tiny # just the main lab (what `make lab` runs)
+    python -m tools.regenerate --sync-links                   # rewrite badges and clone cells from pyproject.toml
 
 The executed tiny copies are committed as the graded reference; CI re-executes them with nbval.
 """
@@ -21,10 +21,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from .config import REPO_ROOT
-from .errors import ConfigError
-from .files import write_atomic
-from .hub import resolve_profile
+from lab_utils.config import REPO_ROOT
+from lab_utils.errors import ConfigError
+from lab_utils.files import write_atomic
+from lab_utils.hub import resolve_profile
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 EXECUTED_DIR = NOTEBOOKS_DIR / "executed"

@@ -1,7 +1,7 @@
 """Prefetch every artifact of the `full` profile into the Hugging Face cache, so the lab can then run offline.
 
-    python -m lab_utils.download                        # into $HF_HOME (default ~/.cache/huggingface)
-    HF_ENDPOINT=https://my-mirror python -m lab_utils.download    # from a hub mirror
+    python -m tools.download                        # into $HF_HOME (default ~/.cache/huggingface)
+    HF_ENDPOINT=https://my-mirror python -m tools.download    # from a hub mirror
     HF_HUB_OFFLINE=1 LAB_PROFILE=full python -m lab_utils.detox --out results/full   # afterwards, offline
 
 For an instructor's air-gapped cluster (copy $HF_HOME over) or a slow runtime (download once, run many
@@ -19,9 +19,9 @@ import os
 import shlex
 from pathlib import Path
 
-from .adapters import is_local_path
-from .config import LabConfig, get_config
-from .hub import hub_endpoint, hub_offline
+from lab_utils.adapters import is_local_path
+from lab_utils.config import LabConfig, get_config
+from lab_utils.hub import hub_endpoint, hub_offline
 
 SMALL_FILES = ("*.json", "*.txt", "*.model", "tokenizer*", "vocab.*", "merges.txt")  # configs, tokenizers (spiece.model)
 SKIP_FILES = ("tf_model*", "flax_model*", "rust_model*", "*.h5", "*.msgpack", "*.onnx", "*.ot", "*.tflite", "onnx/*", "coreml/*", "*/*")

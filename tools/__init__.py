@@ -1,0 +1,1 @@
+"""Tooling beside the lab (no notebook imports it): the notebooks' install step, headless regeneration, the hub prefetch."""
