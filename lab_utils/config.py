@@ -86,7 +86,7 @@ class LabConfig:
     vf_coef: float = 0.1  # value loss weight
     trim_padding: bool = True  # PPO forward passes skip padding (batch sorted by length); False = trl's own padded step
     engine: Literal["trl", "native"] = "trl"  # the PPO step: trl 0.11.4's PPOTrainer, or the lab's own readable one (lab_utils/native.py, tested equal to trl's)
-    algorithm: Literal["ppo", "rloo", "grpo"] = "ppo"  # the RL update: PPO (critic + GAE), or the critic-free RLOO / GRPO (always the native engine)
+    algorithm: Literal["ppo", "rloo", "grpo"] = "ppo"  # the RL update: PPO (critic + GAE); RLOO / GRPO (critic-free, native engine) are not in the training loop yet
     group_size: int = 4  # rloo/grpo: summaries sampled per prompt; a step scores batch_size of them (batch_size / group_size prompts)
     num_steps: int = 10  # PPO steps (rollout batches) to train
     kl_ceiling: float = 1.0  # stop (and roll back) when the KL per response token rises this many nats above its first step's (a runaway policy)

@@ -65,6 +65,8 @@ def make_ppo_trainer(
     )
     if ref_model is not None and getattr(policy_model, "is_peft_model", False):
         print("Note: for a PEFT policy trl computes the reference with adapters off; the copied ref_model is kept for inspection only.")
+    if config.algorithm != "ppo":  # the knob exists for the critic-free engine, which this loop does not run yet
+        raise ConfigError(f"algorithm={config.algorithm!r} is not wired into the training loop yet — use algorithm=ppo.")
     if config.engine == "native":
         return NativePPOTrainer(config, policy_model, tokenizer)
     engine = TrimmedPPOTrainer if config.trim_padding else PPOTrainer

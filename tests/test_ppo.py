@@ -18,7 +18,7 @@ from lab_utils.checkpoint import load_detoxified
 from lab_utils.config import REPO_ROOT, get_config
 from lab_utils.data import build_dataset
 from lab_utils.detox import run_lab
-from lab_utils.errors import TrainingInterrupted
+from lab_utils.errors import ConfigError, TrainingInterrupted
 from lab_utils.models import decode, generate, load_policy
 from lab_utils.ppo import kl_runaway, make_ppo_trainer, resume, train
 from lab_utils.reward import load_reward_pipe, make_reward_fn
@@ -237,3 +237,11 @@ def test_trimmed_step_gives_trls_statistics(config, prompts) -> None:
         stats[trim_padding] = trainer.step(queries, responses, rewards)
     for key in ("objective/kl", "ppo/loss/total", "ppo/loss/value", "ppo/policy/entropy", "ppo/returns/mean", "ppo/val/mean"):
         assert stats[True][key] == pytest.approx(stats[False][key], rel=1e-3, abs=1e-5), key
+
+
+@pytest.mark.parametrize("algorithm", ["rloo", "grpo"])
+def test_a_critic_free_algorithm_is_refused_until_the_loop_runs_it(config, algorithm) -> None:
+    """`algorithm` other than ppo must not silently train PPO: building the trainer says so in one line."""
+    policy_model, tokenizer = load_policy(config)
+    with pytest.raises(ConfigError, match=f"algorithm='{algorithm}' is not wired"):
+        make_ppo_trainer(dataclasses.replace(config, algorithm=algorithm), policy_model, None, tokenizer)
